@@ -1,0 +1,1 @@
+"""Qt-free core: data, backbones, training, evaluation. Never imports PySide6 or pyqtgraph."""

@@ -1,0 +1,230 @@
+"""Backbone features, computed once per image and view and reused: a core service.
+
+Feature-extraction training reads its inputs from here, and so will later tools that all work on
+the same vectors (duplicate and leak detection, label-error ranking, out-of-distribution flags,
+cross-validation). A *recipe* names what produced a vector (backbone, weights, preprocessing, view);
+a row is found by the image file's path, size and modification time, so an edited file is
+recomputed. The cache lives in memory and, given a directory, also on disk across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .atomic import atomic_write
+from .jobs import CancelToken, Progress, ProgressCallback, no_progress
+from .training.augment import InputPipeline
+
+FEATURE_FORMAT_VERSION = 1
+CENTER_VIEW = "center"
+
+
+def file_signature(path: str) -> str:
+    """Identifies a file's current content cheaply: path, size and modification time."""
+    st = os.stat(path)
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def stable_seed(*parts: object) -> int:
+    """A 63-bit seed from any printable parts, the same in every process (unlike `hash`)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class _Table:
+    """Feature rows of one recipe, indexed by file signature; grows by doubling."""
+
+    def __init__(self, dim: int) -> None:
+        self.index: dict[str, int] = {}
+        self.data = np.empty((0, dim), dtype=np.float32)
+        self.size = 0
+
+    def add(self, signatures: Sequence[str], rows: np.ndarray) -> None:
+        need = self.size + len(signatures)
+        if need > len(self.data):
+            grown = np.empty((max(need, 2 * len(self.data), 64), rows.shape[1]), np.float32)
+            grown[:self.size] = self.data[:self.size]
+            self.data = grown
+        for sig, row in zip(signatures, rows):
+            slot = self.index.setdefault(sig, self.size)
+            if slot == self.size:
+                self.size += 1
+            self.data[slot] = row
+
+
+class FeatureCache:
+    """Feature vectors per (recipe, image file); thread-safe; optionally persisted in `directory`."""
+
+    def __init__(self, directory: Optional[str | os.PathLike] = None) -> None:
+        self.directory = Path(directory) if directory else None
+        self._tables: dict[str, _Table] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, recipe: str) -> Path:
+        name = hashlib.sha256(recipe.encode("utf-8")).hexdigest()[:24]
+        return self.directory / f"features-{name}.npz"
+
+    def _table(self, recipe: str, dim: int) -> _Table:
+        table = self._tables.get(recipe)
+        if table is None:
+            table = _Table(dim)
+            if self.directory and self._path(recipe).is_file():
+                try:
+                    with np.load(self._path(recipe), allow_pickle=False) as saved:
+                        if str(saved["recipe"]) == recipe and saved["data"].shape[1] == dim:
+                            table.add(list(saved["signatures"]), saved["data"])
+                except (OSError, ValueError, KeyError):
+                    pass  # a damaged cache file is just a cache miss
+            self._tables[recipe] = table
+        return table
+
+    def lookup(self, recipe: str, signatures: Sequence[str], dim: int) -> tuple[np.ndarray, list[int]]:
+        """(rows, missing): rows has one row per signature; rows listed in `missing` are unset."""
+        out = np.zeros((len(signatures), dim), np.float32)
+        missing = []
+        with self._lock:
+            table = self._table(recipe, dim)
+            for i, sig in enumerate(signatures):
+                slot = table.index.get(sig)
+                if slot is None:
+                    missing.append(i)
+                else:
+                    out[i] = table.data[slot]
+        return out, missing
+
+    def store(self, recipe: str, signatures: Sequence[str], rows: np.ndarray) -> None:
+        with self._lock:
+            self._table(recipe, rows.shape[1]).add(signatures, rows)
+
+    def save(self) -> None:
+        """Write every recipe's table to the cache directory (atomically); no-op without one."""
+        if not self.directory:
+            return
+        with self._lock:
+            for recipe, table in self._tables.items():
+                sigs = sorted(table.index, key=table.index.get)
+                atomic_write(self._path(recipe), lambda f, t=table, s=sigs: np.savez(
+                    f, recipe=np.array(recipe), signatures=np.array(s, dtype=str),
+                    data=t.data[:t.size]))
+
+
+_default_cache: Optional[FeatureCache] = None
+
+
+def default_feature_cache() -> FeatureCache:
+    """The process-wide in-memory cache (the GUI's runs share it)."""
+    global _default_cache
+    if _default_cache is None:
+        _default_cache = FeatureCache()
+    return _default_cache
+
+
+def view_names(augmentation: str, augmented_views: int, seed: int) -> list[str]:
+    """The centre view, then `augmented_views` named augmented views (none without augmentation)."""
+    if augmentation == "none":
+        return [CENTER_VIEW]
+    return [CENTER_VIEW] + [f"{augmentation}:seed={seed}:view={k}" for k in range(augmented_views)]
+
+
+class FeatureExtractor:
+    """Runs a frozen backbone (eval mode, no gradients) over images and fills a FeatureCache."""
+
+    def __init__(self, network: nn.Module, pipeline: InputPipeline, recipe_prefix: str,
+                 feature_dim: int, device: torch.device, batch_size: int = 32,
+                 mixed_precision: bool = False) -> None:
+        self.network = network.eval()
+        self.pipeline = pipeline
+        self.recipe_prefix = f"v{FEATURE_FORMAT_VERSION}|{recipe_prefix}"
+        self.dim = feature_dim
+        self.device = device
+        self.batch_size = batch_size
+        self.amp = mixed_precision and device.type == "cuda"
+
+    def recipe(self, view: str) -> str:
+        return f"{self.recipe_prefix}|{view}"
+
+    @torch.no_grad()
+    def _forward(self, inputs: torch.Tensor) -> np.ndarray:
+        inputs = inputs.to(self.device)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+            feats = self.network(inputs)
+        return feats.float().cpu().numpy()
+
+    def _view_inputs(self, arrays: np.ndarray, view: str, signatures: Sequence[str]) -> torch.Tensor:
+        if view == CENTER_VIEW:
+            return self.pipeline.eval_batch(arrays)
+        preset = view.split(":", 1)[0]
+        parts = []
+        for array, sig in zip(arrays, signatures):  # each image's views depend only on itself
+            gen = torch.Generator().manual_seed(stable_seed(view, sig))
+            parts.append(self.pipeline.train_batch(array[None], preset, gen))
+        return torch.cat(parts)
+
+    def extract(self, cache: FeatureCache, files: Sequence[str], views_per_file: Sequence[Sequence[str]],
+                load_image: Callable[[str], np.ndarray], *, progress: ProgressCallback = no_progress,
+                cancel: Optional[CancelToken] = None) -> tuple[list[np.ndarray], dict[int, str]]:
+        """Features of every file's views, from the cache or computed (each image decoded once).
+
+        Returns (features, failures): features[i] has shape (len(views_per_file[i]), dim);
+        failures maps file index -> reason for images that could not be decoded.
+        """
+        cancel = cancel or CancelToken()
+        signatures, failures = [], {}
+        for i, path in enumerate(files):
+            try:
+                signatures.append(file_signature(path))
+            except OSError as exc:
+                signatures.append(f"{path}|missing")
+                failures[i] = f"cannot read file: {exc.strerror or exc}"
+        all_views = sorted({v for views in views_per_file for v in views})
+        found: dict[str, np.ndarray] = {}
+        todo: set[int] = set()
+        for view in all_views:
+            found[view], missing = cache.lookup(self.recipe(view), signatures, self.dim)
+            todo.update(i for i in missing if view in views_per_file[i] and i not in failures)
+        order = sorted(todo)
+        batches = [order[k:k + self.batch_size] for k in range(0, len(order), self.batch_size)]
+
+        def decode(batch: list[int]) -> list[tuple[int, np.ndarray | str]]:
+            out = []
+            for i in batch:
+                try:
+                    out.append((i, load_image(files[i])))
+                except Exception as exc:  # ImageReadError, or anything a broken file raises
+                    out.append((i, getattr(exc, "reason", None) or f"cannot decode: {exc}"))
+            return out
+
+        done = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+            pending = pool.submit(decode, batches[0]) if batches else None
+            for b in range(len(batches)):
+                decoded = pending.result()
+                pending = pool.submit(decode, batches[b + 1]) if b + 1 < len(batches) else None
+                cancel.raise_if_cancelled()
+                good = [(i, a) for i, a in decoded if not isinstance(a, str)]
+                failures.update((i, a) for i, a in decoded if isinstance(a, str))
+                if good:
+                    idx = [i for i, _ in good]
+                    arrays = np.stack([a for _, a in good])
+                    for view in all_views:
+                        rows = [n for n, i in enumerate(idx) if view in views_per_file[i]]
+                        if not rows:
+                            continue
+                        sigs = [signatures[idx[n]] for n in rows]
+                        feats = self._forward(self._view_inputs(arrays[rows], view, sigs))
+                        found[view][[idx[n] for n in rows]] = feats
+                        cache.store(self.recipe(view), sigs, feats)
+                done += len(decoded)
+                progress(Progress(done / len(order), f"Computing features {done}/{len(order)}",
+                                  stage="features"))
+        features = [np.stack([found[v][i] for v in views]) for i, views in enumerate(views_per_file)]
+        return features, failures

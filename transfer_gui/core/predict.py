@@ -1,0 +1,82 @@
+"""Predict classes of new images with a saved model."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .data import IMAGE_EXTENSIONS, load_image_array
+from .errors import UserError
+from .jobs import CancelToken, Progress, ProgressCallback, no_progress
+from .model_file import LoadedModel
+from .training.augment import InputPipeline
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's result; `error` is set (and the rest empty) when the image could not be read."""
+
+    path: str
+    predicted: str = ""
+    probability: float = 0.0
+    top: tuple[tuple[str, float], ...] = ()
+    error: str = ""
+
+
+def collect_images(inputs: Iterable[str | os.PathLike]) -> list[str]:
+    """Image files named directly, plus those found (recursively, sorted) in named folders."""
+    files: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                     and not any(part.startswith(".") for part in p.relative_to(path).parts)]
+            files += sorted(str(p) for p in found)
+        elif path.exists():
+            files.append(str(path))
+        else:
+            raise UserError(f"No such file or folder: {path}", path=str(path))
+    return files
+
+
+def predict_images(loaded: LoadedModel, files: Sequence[str], *, top_k: int = 3,
+                   batch_size: int = 32, device: Optional[torch.device] = None,
+                   progress: ProgressCallback = no_progress,
+                   cancel: Optional[CancelToken] = None) -> Iterator[Prediction]:
+    """Yield a Prediction per file, in order, batch by batch (so big folders stream)."""
+    cancel = cancel or CancelToken()
+    device = device or torch.device("cpu")
+    model = loaded.model.to(device).eval()
+    pipeline = InputPipeline(loaded.preprocessing)
+    k = min(top_k, len(loaded.class_names))
+    for start in range(0, len(files), batch_size):
+        cancel.raise_if_cancelled()
+        chunk = files[start:start + batch_size]
+        arrays, good, errors = [], [], {}
+        for path in chunk:
+            try:
+                arrays.append(load_image_array(path, loaded.preprocessing.resize_size))
+                good.append(path)
+            except Exception as exc:
+                errors[path] = getattr(exc, "reason", None) or str(exc)
+        probs = np.zeros((0, len(loaded.class_names)))
+        if arrays:
+            with torch.no_grad():
+                logits = model(pipeline.eval_batch(np.stack(arrays)).to(device))
+            probs = torch.softmax(logits.float(), 1).cpu().numpy()
+        rows = dict(zip(good, probs))
+        for path in chunk:
+            if path in errors:
+                yield Prediction(path, error=errors[path])
+                continue
+            p = rows[path]
+            order = np.argsort(-p)[:k]
+            top = tuple((loaded.class_names[i], float(p[i])) for i in order)
+            yield Prediction(path, top[0][0], top[0][1], top)
+        done = start + len(chunk)
+        progress(Progress(done / len(files), f"Predicted {done}/{len(files)} images", stage="predict"))

@@ -1,0 +1,191 @@
+"""The callbacks every training run uses: history, schedule, checkpoint, early stop, logs, progress."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Optional
+
+import torch
+
+from ..jobs import Progress, ProgressCallback
+from .loop import Callback, Trainer
+
+
+class History(Callback):
+    """Keeps every epoch's metrics (`epochs`) and every batch's training loss (`batch_losses`)."""
+
+    order = 0
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+        self.batch_losses: list[float] = []
+
+    def after_batch(self, trainer: Trainer) -> None:
+        self.batch_losses.append(trainer.batch_loss)
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        self.epochs.append({"epoch": trainer.epoch + 1, **trainer.metrics})
+
+
+class CosineSchedule(Callback):
+    """Cosine decay of every parameter group's learning rate over all batches of the run.
+
+    Each group keeps its own base rate (so the backbone stays `backbone_lr_factor` below the head).
+    """
+
+    order = -10
+
+    def __init__(self, total_steps: int, final_fraction: float = 0.01) -> None:
+        self.total_steps = max(total_steps, 1)
+        self.final_fraction = final_fraction
+        self.step = 0
+        self.base_rates: list[float] = []
+
+    def before_fit(self, trainer: Trainer) -> None:
+        self.base_rates = [group["lr"] for group in trainer.optimizer.param_groups]
+
+    def before_batch(self, trainer: Trainer) -> None:
+        progress = min(self.step / self.total_steps, 1.0)
+        scale = self.final_fraction + (1 - self.final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+        for group, base in zip(trainer.optimizer.param_groups, self.base_rates):
+            group["lr"] = base * scale
+        self.step += 1
+
+    def after_train(self, trainer: Trainer) -> None:
+        trainer.metrics["lr"] = trainer.optimizer.param_groups[-1]["lr"]
+
+
+class BestCheckpoint(Callback):
+    """Remembers the weights of the best epoch (highest val accuracy, then lowest val loss) and
+    puts them back into the model when fitting ends, also after a cancel.
+
+    `on_improve(state_dict, metrics)` runs at each improvement, e.g. to write model.pt so a crash
+    loses nothing.
+    """
+
+    order = 10
+
+    def __init__(self, on_improve: Optional[Callable[[dict[str, torch.Tensor], dict], None]] = None
+                 ) -> None:
+        self.on_improve = on_improve
+        self.best_state: Optional[dict[str, torch.Tensor]] = None
+        self.best_metrics: Optional[dict[str, float]] = None
+
+    @staticmethod
+    def is_better(new: dict[str, float], old: Optional[dict[str, float]]) -> bool:
+        if old is None:
+            return True
+        return (new["val_acc"], -new["val_loss"]) > (old["val_acc"], -old["val_loss"])
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        metrics = {"epoch": trainer.epoch + 1, **trainer.metrics}
+        if self.is_better(metrics, self.best_metrics):
+            self.best_metrics = metrics
+            self.best_state = {k: v.detach().to("cpu", copy=True)
+                               for k, v in trainer.model.state_dict().items()}
+            if self.on_improve:
+                self.on_improve(self.best_state, metrics)
+
+    def after_fit(self, trainer: Trainer) -> None:
+        if self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+
+class EarlyStopping(Callback):
+    """Stops when validation loss has not improved by `min_delta` for `patience` epochs."""
+
+    order = 20
+
+    def __init__(self, patience: int, min_delta: float = 0.0, monitor: str = "val_loss") -> None:
+        if patience < 1:
+            raise ValueError("patience must be at least 1 (leave the callback out to disable it)")
+        self.patience = patience
+        self.min_delta = min_delta
+        self.monitor = monitor
+        self.best = math.inf
+        self.wait = 0
+
+    def evaluate(self, current: float) -> tuple[bool, Optional[str]]:
+        """Update with this epoch's value; returns (stop, reason)."""
+        if current < self.best - self.min_delta:
+            self.best, self.wait = current, 0
+            return False, None
+        self.wait += 1
+        if self.wait >= self.patience:
+            return True, (f"early stopping: {self.monitor} has not improved for "
+                          f"{self.patience} epochs (best {self.best:.4f})")
+        return False, None
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        stop, reason = self.evaluate(trainer.metrics[self.monitor])
+        if stop:
+            trainer.request_stop(reason)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait}
+
+
+class EpochEnd(Callback):
+    """Calls `function(epoch_metrics)` after each epoch (metric logs, plot feeds)."""
+
+    order = 30
+
+    def __init__(self, function: Callable[[dict[str, float]], None]) -> None:
+        self.function = function
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        self.function({"epoch": trainer.epoch + 1, **trainer.metrics})
+
+
+class ProgressReporter(Callback):
+    """Reports training progress with an ETA, mapped into [start, end] of the whole job."""
+
+    order = 40
+
+    def __init__(self, report: ProgressCallback, start: float = 0.0, end: float = 1.0,
+                 min_interval: float = 0.1) -> None:
+        self.report = report
+        self.start, self.end = start, end
+        self.min_interval = min_interval
+        self._t0 = 0.0
+        self._last = -math.inf
+
+    def before_fit(self, trainer: Trainer) -> None:
+        self._t0 = time.perf_counter()
+
+    def _send(self, trainer: Trainer, done: float, message: str, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last < self.min_interval:
+            return
+        self._last = now
+        elapsed = now - self._t0
+        eta = elapsed * (1 - done) / done if done > 0 else None
+        self.report(Progress(self.start + (self.end - self.start) * done, message, eta, "train"))
+
+    def after_batch(self, trainer: Trainer) -> None:
+        done = (trainer.epoch + (trainer.batch_index + 1) / max(trainer.num_batches, 1)) / trainer.epochs
+        self._send(trainer, min(done, 1.0), f"Epoch {trainer.epoch + 1}/{trainer.epochs}, batch "
+                   f"{trainer.batch_index + 1}/{trainer.num_batches}, loss {trainer.batch_loss:.3f}")
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        m = trainer.metrics
+        self._send(trainer, (trainer.epoch + 1) / trainer.epochs,
+                   f"Epoch {trainer.epoch + 1}/{trainer.epochs}: train loss {m['train_loss']:.3f}, "
+                   f"val loss {m['val_loss']:.3f}, val accuracy {m['val_acc']:.1%}", force=True)
+
+
+class Unfreeze(Callback):
+    """Fine-tuning warm-up: the head trains alone for `after_epochs`, then `unfreeze()` runs."""
+
+    order = -20
+
+    def __init__(self, after_epochs: int, unfreeze: Callable[[], None]) -> None:
+        self.after_epochs = after_epochs
+        self.unfreeze = unfreeze
+
+    def before_epoch(self, trainer: Trainer) -> None:
+        if trainer.epoch == self.after_epochs:
+            self.unfreeze()
+
+

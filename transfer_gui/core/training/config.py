@@ -1,0 +1,144 @@
+"""Training options: one dataclass, with good defaults per transfer mode, that round-trips to JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Optional
+
+from ..errors import ConfigError
+from .augment import AUGMENTATION_PRESETS
+
+SCHEMA_VERSION = 1
+
+FEATURE_EXTRACTION = "feature_extraction"
+FINE_TUNING = "fine_tuning"
+FROM_SCRATCH = "from_scratch"
+MODES = (FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH)
+OPTIMIZERS = ("adamw", "sgd", "rmsprop")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+# Settings that differ by mode; everything else has one default.
+MODE_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Only the head trains, on features cached once: many cheap epochs.
+    FEATURE_EXTRACTION: dict(epochs=30, batch_size=32, learning_rate=3e-3, weight_decay=1e-4,
+                             augmentation="none", label_smoothing=0.0, early_stopping_patience=10),
+    # Pretrained backbone adapts slowly (backbone_lr_factor), after one head-only warm-up epoch.
+    FINE_TUNING: dict(epochs=10, batch_size=32, learning_rate=1e-3, weight_decay=1e-4,
+                      augmentation="light", label_smoothing=0.1, early_stopping_patience=5,
+                      warmup_epochs=1),
+    # Random weights need more epochs and stronger augmentation.
+    FROM_SCRATCH: dict(epochs=30, batch_size=32, learning_rate=1e-3, weight_decay=0.05,
+                       augmentation="strong", label_smoothing=0.1, early_stopping_patience=10),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to reproduce a training run.
+
+    Attributes:
+        data_dir: Dataset folder (one subfolder per class, optionally train/val/test).
+        backbone: Registry name of the backbone.
+        mode: feature_extraction, fine_tuning or from_scratch.
+        epochs: Maximum number of epochs (early stopping may end sooner).
+        batch_size: Images (or feature vectors) per optimisation step.
+        learning_rate: Learning rate of the new head (and of everything, from scratch).
+        backbone_lr_factor: Fine-tuning: backbone learning rate = learning_rate x this.
+        unfreeze_stages: Fine-tuning: train the top N backbone stages; None trains all.
+        warmup_epochs: Fine-tuning: epochs that train the head alone before unfreezing.
+        optimizer: adamw, sgd (momentum 0.9, Nesterov) or rmsprop.
+        weight_decay: Decoupled weight decay (AdamW) or L2 (SGD, RMSprop).
+        label_smoothing: Cross-entropy label smoothing in [0, 1).
+        augmentation: none, light or strong.
+        feature_views: Feature extraction with augmentation: augmented views cached per image.
+        class_weights: "auto" weighs the loss by inverse class frequency; "none" does not.
+        early_stopping_patience: Epochs without validation-loss improvement before stopping;
+            0 turns early stopping off.
+        dropout: Dropout before the new head's linear layer.
+        seed: Seed for initialisation, shuffling and augmentation.
+        split_seed: Seed of the stratified split that makes missing val/test splits.
+        val_fraction: Share of images carved out for validation when there is no val folder.
+        test_fraction: Share carved out for test in a dataset with no split folders.
+        device: auto (cuda > mps > cpu), cuda, mps or cpu.
+        mixed_precision: float16 autocast on CUDA (ignored elsewhere).
+        memory_budget_mb: Decoded images kept in memory up to this; the rest spill to disk.
+        feature_cache_dir: Keep computed backbone features here, reused by later runs.
+    """
+
+    data_dir: str
+    backbone: str = "efficientnet_lite0"
+    mode: str = FEATURE_EXTRACTION
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    backbone_lr_factor: float = 0.1
+    unfreeze_stages: Optional[int] = None
+    warmup_epochs: int = 0
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
+    augmentation: str = "none"
+    feature_views: int = 4
+    class_weights: str = "auto"
+    early_stopping_patience: int = 10
+    dropout: float = 0.2
+    seed: int = 0
+    split_seed: int = 0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    device: str = "auto"
+    mixed_precision: bool = True
+    memory_budget_mb: int = 1500
+    feature_cache_dir: Optional[str] = None
+
+    @classmethod
+    def for_mode(cls, data_dir: str, mode: str = FEATURE_EXTRACTION, **overrides: Any) -> "TrainConfig":
+        """The defaults for `mode`, with `overrides` (None values are ignored) applied on top."""
+        if mode not in MODES:
+            raise ConfigError(f"Unknown mode '{mode}'. Choose one of: {', '.join(MODES)}.")
+        values = {**MODE_DEFAULTS[mode], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(data_dir=data_dir, mode=mode, **values).validated()
+
+    def validated(self) -> "TrainConfig":
+        """Self, after checking every option; a ConfigError names the first bad one."""
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"Option '{name}' = {getattr(self, name)!r} is not allowed: {why}.")
+
+        choices = {"mode": MODES, "optimizer": OPTIMIZERS, "augmentation": AUGMENTATION_PRESETS,
+                   "device": DEVICES, "class_weights": ("auto", "none")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise bad(name, "choose one of " + ", ".join(allowed))
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise bad(name, "it must be at least 1")
+        for name in ("learning_rate", "backbone_lr_factor"):
+            if not getattr(self, name) > 0:
+                raise bad(name, "it must be greater than 0")
+        for name in ("warmup_epochs", "early_stopping_patience", "weight_decay", "feature_views"):
+            if getattr(self, name) < 0:
+                raise bad(name, "it must not be negative")
+        if self.unfreeze_stages is not None and self.unfreeze_stages < 0:
+            raise bad("unfreeze_stages", "give a number of stages, or leave it unset to train all")
+        for name in ("label_smoothing", "dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise bad(name, "it must be in [0, 1)")
+        if not (0 < self.val_fraction < 1 and 0 <= self.test_fraction < 1
+                and self.val_fraction + self.test_fraction < 1):
+            raise bad("val_fraction", "val and test fractions must be in (0, 1) and sum below 1")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"This configuration was written by a newer version "
+                              f"(schema {version}); update transfer_gui to read it.")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known}).validated()
+
+    def with_changes(self, **changes: Any) -> "TrainConfig":
+        return replace(self, **changes).validated()
