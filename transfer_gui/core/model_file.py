@@ -7,7 +7,6 @@ reads it and nothing is ever unpickled.
 from __future__ import annotations
 
 import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def load_model(path: str | Path) -> LoadedModel:
     except pickle.UnpicklingError as exc:
         raise ModelFileError(f"Refused to load {path}: it contains Python objects other than "
                              f"weights, which could run code. ({exc})", path=str(path)) from None
-    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # torch raises many types for damaged files (KeyError, EOFError, ...)
         raise ModelFileError(f"{path} is not a readable model file ({exc}).", path=str(path)) from None
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path} is not a transfer_gui model file.", path=str(path))

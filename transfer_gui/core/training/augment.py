@@ -88,6 +88,8 @@ class InputPipeline:
     def to_chw(arrays: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
         """(B, S, S, 3) uint8 arrays -> (B, 3, S, S) uint8 tensor."""
         batch = np.ascontiguousarray(np.stack(arrays) if not isinstance(arrays, np.ndarray) else arrays)
+        if not batch.flags.writeable:  # decoded images may be read-only views; torch wants writable
+            batch = batch.copy()
         return torch.from_numpy(batch).permute(0, 3, 1, 2)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:

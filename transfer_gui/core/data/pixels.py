@@ -1,0 +1,76 @@
+"""Pixel-level helpers: any Pillow colour mode to RGB, and the resize + centre crop."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+
+class UnsupportedModeError(ValueError):
+    """Pillow cannot convert this colour mode to RGB."""
+
+
+def _stretch_to_uint8(img: Image.Image) -> Image.Image:
+    """Map a 16/32-bit integer or float image to 8-bit grey, per-image min..max to 0..255."""
+    values = np.asarray(img).astype(np.float32)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return Image.new("L", img.size, 0)
+    low = float(values[finite].min())
+    high = float(values[finite].max())
+    if high <= low:
+        return Image.new("L", img.size, 0)
+    scaled = (np.where(finite, values, low) - low) * (255.0 / (high - low))
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+
+
+def _composite_on_white(img: Image.Image) -> Image.Image:
+    rgba = img.convert("RGBA")
+    background = Image.new("RGB", rgba.size, (255, 255, 255))
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to RGB.
+
+    Transparent pixels are composited over white; 16/32-bit and float images are stretched
+    from their own minimum..maximum to 0..255 (a constant image becomes black).
+
+    Raises:
+        UnsupportedModeError: For a colour mode Pillow cannot convert.
+    """
+    mode = img.mode
+    try:
+        if mode == "RGB" and not img.has_transparency_data:
+            return img
+        if mode.startswith("I") or mode == "F":
+            return _stretch_to_uint8(img).convert("RGB")
+        if mode in _ALPHA_MODES or img.has_transparency_data:
+            return _composite_on_white(img)
+        return img.convert("RGB")
+    except ValueError:
+        raise UnsupportedModeError(f"unsupported colour mode ({mode})") from None
+
+
+def resize_shorter_and_center_crop(img: Image.Image, size: int) -> Image.Image:
+    """Resize the shorter side to `size` and cut the central `size` x `size` square.
+
+    Matches torchvision's Resize(size) + CenterCrop(size) geometry, done as one resampling
+    of only the cropped region (antialiased bilinear).
+    """
+    width, height = img.size
+    if (width, height) == (size, size):
+        return img
+    if width <= height:
+        new_width, new_height = size, int(size * height / width)
+    else:
+        new_width, new_height = int(size * width / height), size
+    left = int(round((new_width - size) / 2.0))
+    top = int(round((new_height - size) / 2.0))
+    scale_x, scale_y = width / new_width, height / new_height
+    box = (left * scale_x, top * scale_y, (left + size) * scale_x, (top + size) * scale_y)
+    return img.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
