@@ -38,10 +38,14 @@ def test_lite0_is_the_bundled_default_and_loads_strictly():
     assert not net.load_state_dict(state, strict=True).missing_keys
 
 
-def test_pretrained_lite0_recognises_real_photos():
+LITE = [s.name for s in all_backbones() if s.family == "efficientnet_lite"]
+
+
+@pytest.mark.parametrize("name", LITE)
+def test_pretrained_lite_recognises_real_photos(name):
     skimage_data = pytest.importorskip("skimage.data")
-    spec = get_backbone("efficientnet_lite0")
-    net = EfficientNetLite("efficientnet-lite0")
+    spec = get_backbone(name)
+    net = EfficientNetLite(name.replace("_", "-"))
     net.load_state_dict(torch.load(spec.bundled_weights_path(), weights_only=True))
     net.eval()
     cat = _imagenet_probabilities(net, skimage_data.chelsea(), spec)
