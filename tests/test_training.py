@@ -224,3 +224,30 @@ def test_one_class_dataset_is_refused(tiny_backbone, tmp_path):
     data = make_color_dataset(tmp_path / "d", classes=("red",))
     with pytest.raises(DatasetError):
         train_run(config(data), tmp_path / "run")
+
+
+class FakeTrainer:
+    def __init__(self):
+        self.model = torch.nn.Linear(2, 2)
+        self.epoch, self.metrics = 0, {}
+
+
+@pytest.mark.parametrize("interval, expected_saves", [(0.0, [1, 2, 4]), (3600.0, [1, 4])])
+def test_best_checkpoint_saves_improvements_at_most_once_per_interval(interval, expected_saves):
+    from transfer_gui.core.training.callbacks import BestCheckpoint
+
+    saves = []
+    checkpoint = BestCheckpoint(save=lambda m: saves.append(m["epoch"]), min_interval=interval)
+    trainer = FakeTrainer()
+    accuracies = [0.5, 0.6, 0.6, 0.8, 0.7]
+    weights = {}
+    for epoch, acc in enumerate(accuracies):
+        trainer.epoch = epoch
+        trainer.metrics = {"val_acc": acc, "val_loss": 1.0}
+        with torch.no_grad():
+            trainer.model.weight.fill_(epoch)
+        weights[epoch + 1] = trainer.model.weight.clone()
+        checkpoint.after_epoch(trainer)
+    checkpoint.after_fit(trainer)
+    assert saves == expected_saves  # the first improvement, then as due, and the final best
+    assert torch.equal(trainer.model.weight, weights[4])  # best epoch's weights restored

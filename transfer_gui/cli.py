@@ -109,6 +109,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("\nstopped.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug or an environment problem: say so, with details to report
+        import traceback
+
+        traceback.print_exc()
+        print(f"error: an unexpected problem stopped transfer-gui ({type(exc).__name__}: {exc}). "
+              f"The details above help to report it.", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _cancel_on_ctrl_c(cancel: CancelToken) -> None:

@@ -60,17 +60,22 @@ class BestCheckpoint(Callback):
     """Remembers the weights of the best epoch (highest val accuracy, then lowest val loss) and
     puts them back into the model when fitting ends, also after a cancel.
 
-    `on_improve(state_dict, metrics)` runs at each improvement, e.g. to write model.pt so a crash
-    loses nothing.
+    `save(metrics)` persists the model (e.g. writes model.pt) while it holds the best weights: at
+    an improvement when `min_interval` seconds have passed since the last save (so a crash loses
+    at most that much training), and once more at the end if a newer best is unsaved. The
+    interval keeps fast feature-extraction epochs from rewriting the file many times a second.
     """
 
     order = 10
 
-    def __init__(self, on_improve: Optional[Callable[[dict[str, torch.Tensor], dict], None]] = None
-                 ) -> None:
-        self.on_improve = on_improve
+    def __init__(self, save: Optional[Callable[[dict], None]] = None,
+                 min_interval: float = 5.0) -> None:
+        self.save = save
+        self.min_interval = min_interval
         self.best_state: Optional[dict[str, torch.Tensor]] = None
         self.best_metrics: Optional[dict[str, float]] = None
+        self._unsaved = False
+        self._last_save = -math.inf
 
     @staticmethod
     def is_better(new: dict[str, float], old: Optional[dict[str, float]]) -> bool:
@@ -78,18 +83,25 @@ class BestCheckpoint(Callback):
             return True
         return (new["val_acc"], -new["val_loss"]) > (old["val_acc"], -old["val_loss"])
 
+    def _save(self) -> None:
+        if self.save and self._unsaved:
+            self.save(self.best_metrics)
+            self._unsaved, self._last_save = False, time.perf_counter()
+
     def after_epoch(self, trainer: Trainer) -> None:
         metrics = {"epoch": trainer.epoch + 1, **trainer.metrics}
         if self.is_better(metrics, self.best_metrics):
             self.best_metrics = metrics
             self.best_state = {k: v.detach().to("cpu", copy=True)
                                for k, v in trainer.model.state_dict().items()}
-            if self.on_improve:
-                self.on_improve(self.best_state, metrics)
+            self._unsaved = True
+            if time.perf_counter() - self._last_save >= self.min_interval:
+                self._save()
 
     def after_fit(self, trainer: Trainer) -> None:
         if self.best_state is not None:
             trainer.model.load_state_dict(self.best_state)
+            self._save()
 
 
 class EarlyStopping(Callback):

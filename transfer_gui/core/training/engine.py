@@ -91,6 +91,7 @@ class _Run:
                  cancel: CancelToken, feature_cache: FeatureCache, allow_download: bool) -> None:
         self.config, self.dir, self.progress, self.cancel = config, run_dir, progress, cancel
         self.feature_cache, self.allow_download = feature_cache, allow_download
+        self.resources: list = []  # things with close() that live until the run ends
         self.spec = get_backbone(config.backbone)
         self.device = pick_device(config.device)
         self.pipeline = InputPipeline(self.spec.preprocessing)
@@ -123,7 +124,7 @@ class _Run:
     def standard_callbacks(self, model: TransferModel, class_names: list[str], steps: int,
                            history: cb.History) -> list[Callback]:
         c = self.config
-        checkpoint = cb.BestCheckpoint(on_improve=lambda state, metrics: save_model(
+        checkpoint = cb.BestCheckpoint(save=lambda metrics: save_model(
             self.dir.file("model.pt"), model, self.spec, class_names, c.mode, c.dropout))
         out = [history, cb.CosineSchedule(steps), checkpoint, cb.EpochEnd(self.dir.append_metrics),
                cb.ProgressReporter(self.stage("train"))]
@@ -152,6 +153,16 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
     run = _Run(config, out, progress, cancel, feature_cache, allow_download)
     result = TrainingResult(out.path, config, None, device=device_description(run.device))
     seed_everything(config.seed)
+    try:
+        return _train(run, result, callbacks, started)
+    finally:
+        for resource in run.resources:
+            resource.close()
+
+
+def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback],
+           started: float) -> TrainingResult:
+    config, out, cancel = run.config, run.dir, run.cancel
     try:
         dataset = scan_dataset(config.data_dir, val_fraction=config.val_fraction,
                                test_fraction=config.test_fraction, seed=config.split_seed,
@@ -285,6 +296,7 @@ def _prepare_images(run: _Run, model: TransferModel, dataset: DatasetScan):
     files = [s.path for s in dataset.samples]
     store = ImageStore(files, run.spec.preprocessing.resize_size,
                        memory_budget_bytes=c.memory_budget_mb * 1_000_000)
+    run.resources.append(store)
     failures = store.decode_all(progress=run.stage("prepare"), cancel=run.cancel)
     splits = _splits(dataset, files, set(failures))
     dataset = _drop_failures(dataset, files, failures)
