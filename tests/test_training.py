@@ -251,3 +251,12 @@ def test_best_checkpoint_saves_improvements_at_most_once_per_interval(interval, 
     checkpoint.after_fit(trainer)
     assert saves == expected_saves  # the first improvement, then as due, and the final best
     assert torch.equal(trainer.model.weight, weights[4])  # best epoch's weights restored
+
+
+def test_evaluate_after_cancel_scores_the_best_model(tiny_backbone, color_dataset, tmp_path):
+    token = CancelToken()
+    result = train_run(config(color_dataset, epochs=20), tmp_path / "run",
+                       callbacks=[CancelAt(token, epoch=2, batch=0)], cancel=token,
+                       feature_cache=FeatureCache(), evaluate_after_cancel=True)
+    assert result.cancelled and result.evaluation["best_epoch"] == result.best["epoch"] <= 2
+    assert (tmp_path / "run" / "evaluation.json").is_file()

@@ -135,12 +135,14 @@ class _Run:
 
 def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[Callback] = (),
               progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None,
-              feature_cache: Optional[FeatureCache] = None,
-              allow_download: bool = True) -> TrainingResult:
+              feature_cache: Optional[FeatureCache] = None, allow_download: bool = True,
+              evaluate_after_cancel: bool = False) -> TrainingResult:
     """Train one model as `config` says and write the run directory.
 
     Raises UserError subclasses for bad input (dataset, weights, options). A cancel stops within
-    one batch: the best model so far stays in model.pt and the result has `cancelled` set.
+    one batch: the best model so far stays in model.pt and the result has `cancelled` set; with
+    `evaluate_after_cancel` that best model is then evaluated too (the GUI wants its results, a
+    Ctrl-C on the command line wants to exit).
     """
     config = config.validated()
     started = time.perf_counter()
@@ -154,14 +156,14 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
     result = TrainingResult(out.path, config, None, device=device_description(run.device))
     seed_everything(config.seed)
     try:
-        return _train(run, result, callbacks, started)
+        return _train(run, result, callbacks, started, evaluate_after_cancel)
     finally:
         for resource in run.resources:
             resource.close()
 
 
-def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback],
-           started: float) -> TrainingResult:
+def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], started: float,
+           evaluate_after_cancel: bool) -> TrainingResult:
     config, out, cancel = run.config, run.dir, run.cancel
     try:
         dataset = scan_dataset(config.data_dir, val_fraction=config.val_fraction,
@@ -201,7 +203,7 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback],
     checkpoint = next(c for c in all_callbacks if isinstance(c, cb.BestCheckpoint))
     result.history, result.best = history.epochs, checkpoint.best_metrics
     result.stop_reason, result.cancelled = trainer.stop_reason, trainer.cancelled
-    if result.best is not None and not trainer.cancelled:
+    if result.best is not None and (evaluate_after_cancel or not trainer.cancelled):
         report = run.stage("evaluate")
         report(Progress(0.0, "Evaluating the best model"))
         result.evaluation = {
