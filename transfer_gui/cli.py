@@ -96,6 +96,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     multiprocessing.freeze_support()
     args = build_parser().parse_args(argv)
+    from .core.runtime import tune_memory_allocator
+
+    tune_memory_allocator()
     if args.command is None:
         build_parser().print_help()
         return EXIT_OK
