@@ -2,7 +2,7 @@
 
 import sys
 
-from transfer_gui.cli import main
+from transfer_gui.launcher import main
 
 if __name__ == "__main__":
     sys.exit(main())

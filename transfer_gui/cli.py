@@ -92,9 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    import multiprocessing
-
-    multiprocessing.freeze_support()
+    """Run one command; without one, print help (the launcher opens the app instead)."""
     args = build_parser().parse_args(argv)
     from .core.runtime import tune_memory_allocator
 

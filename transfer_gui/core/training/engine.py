@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -136,13 +136,14 @@ class _Run:
 def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[Callback] = (),
               progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None,
               feature_cache: Optional[FeatureCache] = None, allow_download: bool = True,
-              evaluate_after_cancel: bool = False) -> TrainingResult:
+              evaluate_after_cancel: bool | Callable[[], bool] = False) -> TrainingResult:
     """Train one model as `config` says and write the run directory.
 
     Raises UserError subclasses for bad input (dataset, weights, options). A cancel stops within
     one batch: the best model so far stays in model.pt and the result has `cancelled` set; with
-    `evaluate_after_cancel` that best model is then evaluated too (the GUI wants its results, a
-    Ctrl-C on the command line wants to exit).
+    `evaluate_after_cancel` (a bool, or a function asked once training has stopped) that best
+    model is then evaluated too: the GUI wants its results after Stop, but not when its window
+    is closing, and a Ctrl-C on the command line wants to exit.
     """
     config = config.validated()
     started = time.perf_counter()
@@ -163,7 +164,7 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
 
 
 def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], started: float,
-           evaluate_after_cancel: bool) -> TrainingResult:
+           evaluate_after_cancel: bool | Callable[[], bool]) -> TrainingResult:
     config, out, cancel = run.config, run.dir, run.cancel
     try:
         dataset = scan_dataset(config.data_dir, val_fraction=config.val_fraction,
@@ -203,6 +204,8 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
     checkpoint = next(c for c in all_callbacks if isinstance(c, cb.BestCheckpoint))
     result.history, result.best = history.epochs, checkpoint.best_metrics
     result.stop_reason, result.cancelled = trainer.stop_reason, trainer.cancelled
+    if trainer.cancelled and callable(evaluate_after_cancel):
+        evaluate_after_cancel = evaluate_after_cancel()
     if result.best is not None and (evaluate_after_cancel or not trainer.cancelled):
         report = run.stage("evaluate")
         report(Progress(0.0, "Evaluating the best model"))

@@ -44,8 +44,9 @@ class Trainer:
     """Runs `epochs` of training and validation on (inputs, targets) batches.
 
     Attributes read by callbacks: `model`, `optimizer`, `epoch` (0-based), `epochs`,
-    `batch_index`, `num_batches`, `batch_loss`, `metrics` (this epoch's dict: train_loss,
-    train_acc, val_loss, val_acc, lr, seconds), `stop_reason`, `cancelled`.
+    `batch_index`, `num_batches`, `batch_loss`, `batch_samples` (samples in the last batch),
+    `metrics` (this epoch's dict: train_loss, train_acc, val_loss, val_acc, lr, seconds),
+    `stop_reason`, `cancelled`.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -71,6 +72,7 @@ class Trainer:
         self.epoch = 0
         self.batch_index = 0
         self.batch_loss = float("nan")
+        self.batch_samples = 0
         self.metrics: dict[str, float] = {}
         self.stop_reason: Optional[str] = None
         self.cancelled = False
@@ -124,7 +126,7 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.batch_loss = float(loss.detach())
-            n = targets.shape[0]
+            n = self.batch_samples = targets.shape[0]
             total_loss += self.batch_loss * n
             correct += int((logits.detach().argmax(1) == targets).sum())
             seen += n

@@ -1,0 +1,191 @@
+"""The main window: a step list, the wizard pages, Back/Next, and the app-level behaviour
+(drag and drop, remembered geometry and choices, a safe close during training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+
+from transfer_gui import __version__
+
+from .pages.base import WizardPage
+from .pages.data_page import DataPage
+from .pages.model_page import ModelPage
+from .pages.results_page import ResultsPage
+from .pages.settings_page import SettingsPage
+from .pages.train_page import TrainPage
+from .state import AppState
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings, runs_root: Optional[Path] = None,
+                 parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.state = AppState(self)
+        self.state.backbone = str(settings.value("choices/backbone", self.state.backbone))
+        self.state.mode = str(settings.value("choices/mode", self.state.mode))
+        self._validate_restored_choices()
+        self.setWindowTitle(self.tr("Transfer GUI"))
+        self.setAcceptDrops(True)
+
+        self.data_page = DataPage(self.state, settings)
+        self.model_page = ModelPage(self.state)
+        self.settings_page = SettingsPage(self.state)
+        self.train_page = TrainPage(self.state, runs_root)
+        self.results_page = ResultsPage(self.state)
+        self.pages: list[WizardPage] = [self.data_page, self.model_page, self.settings_page,
+                                        self.train_page, self.results_page]
+
+        self.steps = QListWidget()
+        self.steps.setObjectName("steps")
+        self.steps.setToolTip(self.tr("The steps from images to a trained classifier"))
+        self.steps.setFixedWidth(170)
+        for i, page in enumerate(self.pages):
+            QListWidgetItem(f"{i + 1}.  {page.title()}", self.steps)
+        self.steps.currentRowChanged.connect(self._on_step_clicked)
+        self.stack = QStackedWidget()
+        for page in self.pages:
+            self.stack.addWidget(page)
+            page.completeChanged.connect(self._update_navigation)
+
+        self.reason = QLabel()
+        self.reason.setObjectName("blockerReason")
+        self.reason.setWordWrap(True)
+        self.back_button = QPushButton(self.tr("< &Back"))
+        self.back_button.setToolTip(self.tr("Previous step"))
+        self.back_button.clicked.connect(lambda: self.go_to(self.stack.currentIndex() - 1))
+        self.next_button = QPushButton(self.tr("&Next >"))
+        self.next_button.setToolTip(self.tr("Next step"))
+        self.next_button.setDefault(True)
+        self.next_button.clicked.connect(lambda: self.go_to(self.stack.currentIndex() + 1))
+        nav = QHBoxLayout()
+        nav.addWidget(self.reason, 1)
+        nav.addWidget(self.back_button)
+        nav.addWidget(self.next_button)
+
+        right = QVBoxLayout()
+        right.addWidget(self.stack, 1)
+        right.addLayout(nav)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addWidget(self.steps)
+        layout.addLayout(right, 1)
+        self.setCentralWidget(central)
+        self._build_menu()
+        self.state.choicesChanged.connect(self._remember_choices)
+        self.state.trainingChanged.connect(lambda _: self._update_navigation())
+        self.train_page.trainingFinished.connect(self._on_training_finished)
+
+        geometry = settings.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        self.go_to(0)
+
+    def _validate_restored_choices(self) -> None:
+        from transfer_gui.core.models import backbone_names
+        from transfer_gui.core.training.config import MODES
+
+        if self.state.backbone not in backbone_names():
+            self.state.backbone = backbone_names()[0]
+        if self.state.mode not in MODES:
+            self.state.mode = MODES[0]
+
+    def _build_menu(self) -> None:
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
+        open_action = QAction(self.tr("&Open dataset folder…"), self)
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(lambda: (self.go_to(0), self.data_page.choose_folder()))
+        quit_action = QAction(self.tr("&Quit"), self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(open_action)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        about = QAction(self.tr("&About Transfer GUI"), self)
+        about.triggered.connect(lambda: QMessageBox.about(self, self.tr("About Transfer GUI"), self.tr(
+            "Transfer GUI {v}\nBuild an image classifier by transfer learning.").format(v=__version__)))
+        help_menu.addAction(about)
+
+    # -- navigation -----------------------------------------------------------------------
+    def reachable(self, index: int) -> bool:
+        """A step can be shown when every step before it is complete (and no training runs,
+        except for looking at the Train page itself)."""
+        if self.state.training and index != self.pages.index(self.train_page):
+            return False
+        return all(not page.blocker() for page in self.pages[:index])
+
+    def go_to(self, index: int) -> None:
+        if 0 <= index < len(self.pages) and self.reachable(index):
+            self.stack.setCurrentIndex(index)
+            self.pages[index].on_enter()
+        self._update_navigation()
+
+    def _on_step_clicked(self, row: int) -> None:
+        if row != self.stack.currentIndex():
+            self.go_to(row)
+
+    def _update_navigation(self) -> None:
+        index = self.stack.currentIndex()
+        page = self.pages[index]
+        blocker = page.blocker()
+        last = index == len(self.pages) - 1
+        self.next_button.setEnabled(not last and not blocker and self.reachable(index + 1))
+        self.back_button.setEnabled(index > 0 and self.reachable(index - 1))
+        self.reason.setText(blocker if not last else "")
+        self.steps.blockSignals(True)
+        self.steps.setCurrentRow(index)
+        for i in range(self.steps.count()):
+            item = self.steps.item(i)
+            enabled = self.reachable(i)
+            flags = item.flags()
+            item.setFlags(flags | Qt.ItemFlag.ItemIsEnabled if enabled
+                          else flags & ~Qt.ItemFlag.ItemIsEnabled)
+        self.steps.blockSignals(False)
+
+    def _on_training_finished(self, result) -> None:
+        self._update_navigation()
+        if result is not None and result.best is not None:
+            self.statusBar().showMessage(self.tr("Training finished: see the Results step."), 10000)
+
+    def _remember_choices(self) -> None:
+        self.settings.setValue("choices/backbone", self.state.backbone)
+        self.settings.setValue("choices/mode", self.state.mode)
+
+    # -- drag and drop of a dataset folder anywhere on the window -------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile() and Path(urls[0].toLocalFile()).is_dir():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folder = event.mimeData().urls()[0].toLocalFile()
+        if self.state.training:
+            self.statusBar().showMessage(self.tr("Stop training before opening another folder."), 5000)
+            return
+        self.go_to(0)
+        self.data_page.open_folder(folder)
+        event.acceptProposedAction()
+
+    # -- closing ------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.state.training:
+            answer = QMessageBox.question(
+                self, self.tr("Training is running"),
+                self.tr("Stop training and close? The best model so far is kept in its run folder."),
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        for page in self.pages:
+            page.shutdown()
+        self.settings.sync()
+        event.accept()

@@ -1,0 +1,1 @@
+"""The wizard's pages: data, model, settings, train, results."""

@@ -1,0 +1,31 @@
+"""What every wizard page provides to the main window."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+from ..state import AppState
+
+
+class WizardPage(QWidget):
+    """A step of the wizard. `blocker()` says why Next is disabled ("" when it is not)."""
+
+    completeChanged = Signal()
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+
+    def title(self) -> str:
+        raise NotImplementedError
+
+    def blocker(self) -> str:
+        """Why the user cannot go on from this page yet, in a sentence; "" if they can."""
+        return ""
+
+    def on_enter(self) -> None:
+        """Called each time the page is shown."""
+
+    def shutdown(self) -> None:
+        """Called when the window closes: stop background work this page started."""

@@ -1,0 +1,237 @@
+"""Step 4: train, with live curves, progress, ETA, throughput, a Stop button and a log."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox,
+                               QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+
+from transfer_gui.core.cli_progress import format_duration
+from transfer_gui.core.jobs import Progress
+from transfer_gui.core.models import get_backbone
+from transfer_gui.core.training.engine import TrainingResult
+from transfer_gui.core.training.setup import device_description, pick_device
+
+from ..plots import TrainingPlots
+from ..state import AppState
+from ..train_job import train_job
+from ..workers import TaskRunner
+from .base import WizardPage
+
+MODE_NAMES = {"feature_extraction": "feature extraction", "fine_tuning": "fine-tuning",
+              "from_scratch": "from scratch"}
+
+
+class TrainPage(WizardPage):
+    trainingFinished = Signal(object)  # TrainingResult, also after Stop
+
+    def __init__(self, state: AppState, runs_root: Optional[Path] = None,
+                 parent: Optional[QWidget] = None) -> None:
+        super().__init__(state, parent)
+        self.runs_root = runs_root or AppState.default_runs_root()
+        self.run_dir: Optional[Path] = None
+        self._closing = False
+        self._stop_clicked_at: Optional[float] = None
+        self.stop_latency: Optional[float] = None  # seconds from Stop to the loop's end
+        self.runner = TaskRunner(self)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.event.connect(self._on_event)
+        self.runner.finished.connect(self._on_done)
+        self.runner.cancelled.connect(self._on_done)
+        self.runner.failed.connect(self._on_failed)
+
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.summary = QLabel()
+        font = QFont(self.summary.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.summary.setFont(font)
+        self.summary.setWordWrap(True)
+        top.addWidget(self.summary, 1)
+        self.start_button = QPushButton(self.tr("&Start training"))
+        self.start_button.setToolTip(self.tr("Train with the chosen data, model and settings."))
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton(self.tr("S&top"))
+        self.stop_button.setToolTip(self.tr("Stop now; the best model so far is kept."))
+        self.stop_button.clicked.connect(self.stop)
+        top.addWidget(self.start_button)
+        top.addWidget(self.stop_button)
+        layout.addLayout(top)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setToolTip(self.tr("Progress of the whole run"))
+        layout.addWidget(self.progress)
+        facts = QGridLayout()
+        self.labels: dict[str, QLabel] = {}
+        for i, (key, title) in enumerate((("epoch", self.tr("Epoch")), ("eta", self.tr("Time left")),
+                                          ("rate", self.tr("Images/s")), ("device", self.tr("Device")),
+                                          ("best", self.tr("Best validation accuracy")))):
+            name = QLabel(title + ":")
+            value = QLabel("–")
+            value.setToolTip(title)
+            facts.addWidget(name, 0, 2 * i)
+            facts.addWidget(value, 0, 2 * i + 1)
+            self.labels[key] = value
+        facts.setColumnStretch(9, 1)
+        layout.addLayout(facts)
+
+        self.plots = TrainingPlots()
+        layout.addWidget(self.plots, 3)
+        log_box = QGroupBox(self.tr("Log"))
+        log_layout = QVBoxLayout(log_box)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(2000)
+        self.log.setToolTip(self.tr("What happened during training"))
+        log_layout.addWidget(self.log)
+        folder_row = QHBoxLayout()
+        self.folder_label = QLabel()
+        self.folder_label.setWordWrap(True)
+        self.open_folder = QPushButton(self.tr("Open run &folder"))
+        self.open_folder.setToolTip(self.tr("Show the files this run wrote (model, metrics, "
+                                            "evaluation)."))
+        self.open_folder.clicked.connect(
+            lambda: self.run_dir and QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.run_dir))))
+        folder_row.addWidget(self.folder_label, 1)
+        folder_row.addWidget(self.open_folder)
+        log_layout.addLayout(folder_row)
+        layout.addWidget(log_box, 1)
+
+        self._epochs = 0
+        state.choicesChanged.connect(self._update_summary)
+        state.datasetChanged.connect(self._update_summary)
+        self._update_summary()
+        self._set_running(False)
+
+    def title(self) -> str:
+        return self.tr("Train")
+
+    def blocker(self) -> str:
+        if self.runner.is_running():
+            return self.tr("Training is running.")
+        if self.state.result is None:
+            return self.tr("Train a model first.")
+        return ""
+
+    def _update_summary(self) -> None:
+        spec = get_backbone(self.state.backbone)
+        try:
+            config = self.state.config()
+            epochs = self.tr("up to {n} epochs").format(n=config.epochs)
+        except Exception:
+            epochs = ""
+        mode = self.tr(MODE_NAMES.get(self.state.mode, self.state.mode))
+        self.summary.setText(" · ".join(p for p in (spec.display_name, mode, epochs) if p))
+        self.labels["device"].setText(device_description(pick_device(
+            self.state.settings.get("device", "auto"))))
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running and self.state.dataset is not None)
+        self.stop_button.setEnabled(running)
+        self.open_folder.setEnabled(self.run_dir is not None)
+        self.state.set_training(running)
+        self.completeChanged.emit()
+
+    def on_enter(self) -> None:
+        self._update_summary()
+        self._set_running(self.runner.is_running())
+
+    def append_log(self, text: str) -> None:
+        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
+
+    def start(self) -> None:
+        try:
+            config = self.state.config()
+        except Exception as exc:
+            QMessageBox.warning(self, self.tr("Settings"), str(exc))
+            return
+        self.run_dir = self.runs_root / self.state.run_folder_name()
+        self.plots.clear()
+        self.progress.setValue(0)
+        self.labels["best"].setText("–")
+        self.labels["epoch"].setText("–")
+        self._stop_clicked_at, self.stop_latency = None, None
+        self._epochs = config.epochs
+        self.folder_label.setText(self.tr("Run folder: {path}").format(path=self.run_dir))
+        self.append_log(self.tr("Started: {summary}").format(summary=self.summary.text()))
+        self.state.set_result(None)
+        self.runner.start(train_job, config, self.run_dir, lambda: not self._closing)
+        self._set_running(True)
+
+    def stop(self) -> None:
+        if self.runner.is_running():
+            self._stop_clicked_at = time.perf_counter()
+            self.stop_button.setEnabled(False)
+            self.append_log(self.tr("Stopping…"))
+            self.runner.cancel()
+
+    def _on_progress(self, progress: Progress) -> None:
+        if progress.fraction is not None:
+            self.progress.setValue(int(progress.fraction * 1000))
+        self.progress.setFormat(f"%p%  {progress.message}")
+        self.labels["eta"].setText(format_duration(progress.eta_seconds))
+
+    def _on_event(self, name: str, payload: Any) -> None:
+        if name == "batch":
+            x, loss, rate = payload
+            self.plots.add_batch(x, loss)
+            self.labels["rate"].setText(f"{rate:,.0f}" if self.state.mode != "feature_extraction"
+                                        else "–")
+        elif name == "epoch":
+            self.plots.add_epoch(payload)
+            self.labels["epoch"].setText(f"{payload['epoch']}/{self._epochs}")
+            best = max(self.plots.series["val_acc"].view()[1], default=0.0)
+            self.labels["best"].setText(f"{best:.1%}")
+            self.append_log(self.tr(
+                "Epoch {e}: train loss {tl:.3f}, accuracy {ta:.1%}; validation loss {vl:.3f}, "
+                "accuracy {va:.1%} ({s:.1f} s)").format(
+                    e=payload["epoch"], tl=payload["train_loss"], ta=payload["train_acc"],
+                    vl=payload["val_loss"], va=payload["val_acc"], s=payload["seconds"]))
+        elif name == "stopped":
+            if self._stop_clicked_at is not None:
+                self.stop_latency = time.perf_counter() - self._stop_clicked_at
+            self.append_log(self.tr("Stopped during epoch {e}; scoring the best model.").format(
+                e=payload))
+        elif name == "fit":
+            self._epochs = payload["epochs"]
+
+    def _on_done(self, result: Optional[TrainingResult]) -> None:
+        self._set_running(False)
+        self.plots.flush()
+        if result is None:
+            self.append_log(self.tr("Stopped before training began; nothing was saved."))
+            return
+        if result.stop_reason:
+            self.append_log(self.tr("Stopped: {why}").format(why=result.stop_reason))
+        if result.best:
+            self.append_log(self.tr("Best epoch {e}: validation accuracy {a:.1%}. Saved in {p}.")
+                            .format(e=result.best["epoch"], a=result.best["val_acc"],
+                                    p=result.run_dir))
+            self.state.set_result(result)
+        else:
+            self.append_log(self.tr("No epoch finished, so no model was saved."))
+        self.completeChanged.emit()
+        self.trainingFinished.emit(result)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self._set_running(False)
+        self.append_log(self.tr("Failed: {msg}").format(msg=message))
+        box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Training failed"), message,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText(self.tr("Nothing else is affected; fix the problem and start again."))
+        if details:
+            box.setDetailedText(details)
+        box.setObjectName("trainingFailedDialog")
+        box.open()
+
+    def shutdown(self) -> None:
+        """Window closing: stop without scoring, and wait for the thread to end."""
+        self._closing = True
+        self.runner.shutdown()
