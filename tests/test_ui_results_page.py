@@ -24,7 +24,7 @@ from transfer_gui.core.features import FeatureCache
 from transfer_gui.core.models import register_backbone, unregister_backbone
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import train_run
-from transfer_gui.ui import confusion, thumbnails
+from transfer_gui.ui import thumbnails
 from transfer_gui.ui.confusion import ConfusionMatrixView
 from transfer_gui.ui.gallery import THUMB, Entry, ImageGallery
 from transfer_gui.ui.pages.results_page import ResultsPage
