@@ -260,3 +260,16 @@ def test_evaluate_after_cancel_scores_the_best_model(tiny_backbone, color_datase
                        feature_cache=FeatureCache(), evaluate_after_cancel=True)
     assert result.cancelled and result.evaluation["best_epoch"] == result.best["epoch"] <= 2
     assert (tmp_path / "run" / "evaluation.json").is_file()
+
+
+def test_fine_tuning_decodes_each_image_once_over_all_epochs(tiny_backbone, color_dataset,
+                                                              tmp_path, monkeypatch):
+    from transfer_gui.core.data import store
+
+    decoded = []
+    real = store.load_image_array
+    monkeypatch.setattr(store, "load_image_array", lambda path, size: decoded.append(path) or
+                        real(path, size))
+    result = train_run(config(color_dataset, "fine_tuning", epochs=3), tmp_path / "run")
+    assert len(result.history) == 3
+    assert sorted(decoded) == sorted(s.path for s in result.dataset.samples)

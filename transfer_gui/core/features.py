@@ -225,6 +225,6 @@ class FeatureExtractor:
                         cache.store(self.recipe(view), sigs, feats)
                 done += len(decoded)
                 progress(Progress(done / len(order), f"Computing features {done}/{len(order)}",
-                                  stage="features"))
+                                  stage="features", done=done, total=len(order)))
         features = [np.stack([found[v][i] for v in views]) for i, views in enumerate(views_per_file)]
         return features, failures

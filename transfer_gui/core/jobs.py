@@ -41,12 +41,16 @@ class Progress:
         message: A short human-readable status line.
         eta_seconds: Estimated seconds left, or None when unknown.
         stage: A machine-readable stage name ("scan", "decode", "features", "train", ...).
+        done: Items (images) the stage has finished, when it counts items.
+        total: Items the stage will process, when known.
     """
 
     fraction: Optional[float]
     message: str
     eta_seconds: Optional[float] = None
     stage: str = ""
+    done: Optional[int] = None
+    total: Optional[int] = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -74,4 +78,5 @@ class StageProgress:
             if eta is None and fraction > 0:
                 eta = (self._clock() - self._t0) * (1 - fraction) / fraction
             fraction = self.start + (self.end - self.start) * min(max(fraction, 0.0), 1.0)
-        self.report(Progress(fraction, progress.message, eta, progress.stage or self.stage))
+        self.report(Progress(fraction, progress.message, eta, progress.stage or self.stage,
+                             progress.done, progress.total))

@@ -54,7 +54,7 @@ class TrainingPlots(QWidget):
             plot.setTitle(title, color="#333", size="11pt")
             plot.setLabel("bottom", self.tr("Epoch"))
             plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.addLegend(offset=(-10, 10))
+            plot.addLegend(offset=(-10, 10) if plot is self.loss_plot else (-10, -10))
             plot.setClipToView(True)
             plot.setDownsampling(mode="peak")
             layout.addWidget(plot)
@@ -82,9 +82,10 @@ class TrainingPlots(QWidget):
         self.timer.timeout.connect(self.flush)
         self.timer.start()
 
-    def add_batch(self, x: float, loss: float) -> None:
-        s = self.SMOOTHING
-        self._smoothed = loss if self._smoothed is None else s * self._smoothed + (1 - s) * loss
+    def add_batch(self, x: float, loss: float, batches: int = 1) -> None:
+        """Add the mean loss of `batches` batches ending at epoch position `x`."""
+        keep = self.SMOOTHING ** batches  # as if each of the batches had been added on its own
+        self._smoothed = loss if self._smoothed is None else keep * self._smoothed + (1 - keep) * loss
         self.series["batch_loss"].append(x, self._smoothed)
         self._dirty = True
 

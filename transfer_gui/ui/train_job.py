@@ -38,7 +38,8 @@ class GuiFeed(Callback):
         if now - self._last_sent >= self.interval or last_of_epoch:
             x = trainer.epoch + (trainer.batch_index + 1) / trainer.num_batches
             rate = self._samples / max(now - self._window_start, 1e-9)
-            self.state.emit("batch", (x, sum(self._losses) / len(self._losses), rate))
+            self.state.emit("batch", (x, sum(self._losses) / len(self._losses), rate,
+                                      len(self._losses)))
             self._losses, self._samples = [], 0
             self._window_start = self._last_sent = now
 

@@ -246,7 +246,7 @@ class ImageStore:
         total, done = len(wanted), len(wanted) - len(todo)
         started = last_report = time.monotonic()
         progress(Progress(done / total if total else 1.0, f"Decoding images {done}/{total}",
-                          stage="decode"))
+                          stage="decode", done=done, total=total))
         window = max(1, num_threads) * 4  # few queued items so a cancel takes effect fast
         with ThreadPoolExecutor(max(1, num_threads), thread_name_prefix="decode") as pool:
             pending: set[Future[str | None]] = set()
@@ -278,4 +278,5 @@ class ImageStore:
     def _decode_progress(done: int, total: int, todo: int, elapsed: float) -> Progress:
         decoded_now = todo - (total - done)
         eta = elapsed / decoded_now * (total - done) if decoded_now > 0 else None
-        return Progress(done / total, f"Decoding images {done}/{total}", eta, stage="decode")
+        return Progress(done / total, f"Decoding images {done}/{total}", eta, stage="decode",
+                        done=done, total=total)

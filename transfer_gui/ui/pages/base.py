@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from ..state import AppState
 
@@ -29,3 +29,10 @@ class WizardPage(QWidget):
 
     def shutdown(self) -> None:
         """Called when the window closes: stop background work this page started."""
+
+
+def heading(text: str) -> QLabel:
+    """A page's title, the same on every page."""
+    label = QLabel(text, objectName="heading")
+    label.setStyleSheet("font-size: 17pt; font-weight: 600;")
+    return label

@@ -22,14 +22,13 @@ from transfer_gui.core.data import DatasetScan, scan_dataset
 from ..state import AppState
 from ..thumbnails import ThumbnailStrip
 from ..workers import TaskRunner
-from .base import WizardPage
+from .base import WizardPage, heading
 
 RECENT_KEY = "data/recent"  # QSettings: up to MAX_RECENT folders, most recent first
 MAX_RECENT = 8
 THUMB_COUNT, THUMB_SIZE = 12, 96
 SPLITS = ("train", "val", "test")
 STYLE = """
-QLabel#heading { font-size: 17pt; font-weight: 600; }
 QLabel#status { color: palette(dark); }
 QLabel#path, QGroupBox { font-weight: 600; }
 QLabel#error { background: #fdecea; color: #7a1f1f; border: 1px solid #efb3ae;
@@ -135,7 +134,7 @@ class DataPage(WizardPage):
                                 objectName="dropzone", alignment=Qt.AlignmentFlag.AlignCenter)
         self.results = self._build_results()
         root = box(QVBoxLayout(self),
-                   QLabel(tr("Choose your images"), objectName="heading"),
+                   heading(tr("Choose your images")),
                    QLabel(tr("Pick a folder that holds one subfolder of images per class (for "
                              "example cats/ and dogs/), or one with train/ and val/ folders that "
                              "each hold the class folders. You can also drop a folder onto this "

@@ -18,7 +18,7 @@ from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, F
 
 from ..state import AppState
 from ..workers import TaskRunner
-from .base import WizardPage
+from .base import WizardPage, heading
 
 
 def download_job(state, name: str) -> str:
@@ -48,6 +48,7 @@ class ModelPage(WizardPage):
         self.runner.cancelled.connect(lambda _: self._set_busy(False))
         self.specs = all_backbones()
         layout = QVBoxLayout(self)
+        layout.addWidget(heading(self.tr("Choose a model")))
 
         box = QGroupBox(self.tr("Pretrained backbone"))
         box_layout = QVBoxLayout(box)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING
 
 from ..state import AppState
-from .base import WizardPage
+from .base import WizardPage, heading
 
 
 def detected_devices() -> list[tuple[str, str]]:
@@ -31,12 +31,14 @@ class SettingsPage(WizardPage):
         self._loading = False
         self._setters: dict[str, Callable[[Any], None]] = {}
         layout = QVBoxLayout(self)
+        layout.addWidget(heading(self.tr("Training settings")))
         self.intro = QLabel()
         self.intro.setWordWrap(True)
         layout.addWidget(self.intro)
 
         basic = QGroupBox(self.tr("Basic"))
         form = QFormLayout(basic)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.epochs = self._spin("epochs", 1, 1000, self.tr(
             "How many passes over the training images, at most. Early stopping may end sooner."))
         self.learning_rate = self._double("learning_rate", 1e-6, 1.0, 6, self.tr(
@@ -60,6 +62,7 @@ class SettingsPage(WizardPage):
         layout.addWidget(self.show_advanced)
         self.advanced = QGroupBox(self.tr("Advanced"))
         adv = QFormLayout(self.advanced)
+        adv.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.optimizer = self._combo("optimizer", [("adamw", "AdamW"), ("sgd", "SGD (momentum)"),
                                                    ("rmsprop", "RMSprop")],
                                      self.tr("The update rule. AdamW is a safe default."))
@@ -134,6 +137,7 @@ class SettingsPage(WizardPage):
 
     def _spin(self, name: str, low: int, high: int, tip: str) -> QSpinBox:
         box = QSpinBox()
+        box.setMinimumWidth(220)
         box.setRange(low, high)
         box.setToolTip(tip)
         box.valueChanged.connect(lambda v: self._store(name, v))
@@ -142,6 +146,7 @@ class SettingsPage(WizardPage):
 
     def _double(self, name: str, low: float, high: float, decimals: int, tip: str) -> QDoubleSpinBox:
         box = QDoubleSpinBox()
+        box.setMinimumWidth(220)
         box.setRange(low, high)
         box.setDecimals(decimals)
         box.setSingleStep(10 ** -(decimals - 1))
@@ -152,6 +157,7 @@ class SettingsPage(WizardPage):
 
     def _combo(self, name: str, choices: list[tuple[str, str]], tip: str) -> QComboBox:
         box = QComboBox()
+        box.setMinimumWidth(220)
         for value, label in choices:
             box.addItem(label, value)
         box.setToolTip(tip)

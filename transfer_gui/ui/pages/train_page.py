@@ -105,6 +105,7 @@ class TrainPage(WizardPage):
         layout.addWidget(log_box, 1)
 
         self._epochs = 0
+        self._stage, self._stage_started = "", 0.0
         state.choicesChanged.connect(self._update_summary)
         state.datasetChanged.connect(self._update_summary)
         self._update_summary()
@@ -173,6 +174,11 @@ class TrainPage(WizardPage):
             self.runner.cancel()
 
     def _on_progress(self, progress: Progress) -> None:
+        if progress.stage != self._stage:
+            self._stage, self._stage_started = progress.stage, time.perf_counter()
+        elapsed = time.perf_counter() - self._stage_started
+        if progress.stage in ("features", "decode") and progress.done and elapsed > 0.5:
+            self.labels["rate"].setText(f"{progress.done / elapsed:,.0f}")
         if progress.fraction is not None:
             self.progress.setValue(int(progress.fraction * 1000))
         self.progress.setFormat(f"%p%  {progress.message}")
@@ -180,10 +186,10 @@ class TrainPage(WizardPage):
 
     def _on_event(self, name: str, payload: Any) -> None:
         if name == "batch":
-            x, loss, rate = payload
-            self.plots.add_batch(x, loss)
-            self.labels["rate"].setText(f"{rate:,.0f}" if self.state.mode != "feature_extraction"
-                                        else "–")
+            x, loss, rate, batches = payload
+            self.plots.add_batch(x, loss, batches)
+            if self.state.mode != "feature_extraction":  # there, images/s is the feature pass's
+                self.labels["rate"].setText(f"{rate:,.0f}")
         elif name == "epoch":
             self.plots.add_epoch(payload)
             self.labels["epoch"].setText(f"{payload['epoch']}/{self._epochs}")

@@ -1,0 +1,92 @@
+"""Render every wizard page at 1280x800 to PNG files (the README shows them).
+
+Drives the real main window offscreen through a real run: scan a dataset, pick Lite0 and feature
+extraction, train, show the results. Uses hymenoptera_data beside the checkout when present.
+
+    python docs/render_pages.py [--data DIR] [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402,F401  (before PySide6, as the app does)
+from PySide6.QtCore import QSettings  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "hymenoptera_data"
+
+
+def wait_until(app, condition, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def settle(app, seconds: float = 0.5) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--epochs", type=int, default=15)
+    args = parser.parse_args()
+    from transfer_gui.core.runtime import tune_memory_allocator
+    from transfer_gui.ui.app import create_app
+    from transfer_gui.ui.main_window import MainWindow
+
+    tune_memory_allocator()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    app = create_app(sys.argv[:1])
+    work = Path(tempfile.mkdtemp(prefix="render_"))
+    window = MainWindow(QSettings(str(work / "s.ini"), QSettings.Format.IniFormat),
+                        runs_root=work / "runs")
+    window.resize(1280, 800)
+    window.show()
+
+    def shot(name: str) -> None:
+        settle(app)
+        window.grab().save(str(out / f"{name}.png"))
+        print(out / f"{name}.png")
+
+    window.data_page.open_folder(args.data)
+    wait_until(app, lambda: window.state.dataset is not None)
+    settle(app, 2.0)  # thumbnails
+    shot("1-data")
+    window.go_to(1)
+    shot("2-model")
+    window.go_to(2)
+    window.settings_page.show_advanced.setChecked(True)
+    window.settings_page.epochs.setValue(args.epochs)
+    shot("3-settings")
+    window.go_to(3)
+    done = []
+    window.train_page.trainingFinished.connect(done.append)
+    window.train_page.start()
+    wait_until(app, lambda: bool(done), 900)
+    shot("4-train")
+    window.go_to(4)
+    settle(app, 2.0)  # gallery thumbnails
+    shot("5-results")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()

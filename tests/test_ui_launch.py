@@ -1,0 +1,77 @@
+"""`transfer-gui` with no arguments opens the main window: torch first, safe without stdio."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+LAUNCH = r"""
+import importlib.util
+import sys
+
+order = []
+real_stdout = sys.stdout
+
+
+def fake_exec(self):  # instead of the event loop: report what is on screen and quit
+    from transfer_gui.ui.main_window import MainWindow
+    shown = [w for w in self.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+    print("windows", len(shown), "order", ",".join(order), "stdout_ok", sys.stdout is not None,
+          file=real_stdout)
+    for w in shown:
+        w.close()
+    return 0
+
+
+class RecordImports:
+    # Records which of torch / PySide6 is imported first; patches QApplication.exec on load.
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("torch", "PySide6") and name not in order:
+            order.append(name)
+        if name != "PySide6.QtWidgets":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        real = spec.loader
+
+        class PatchingLoader:
+            def create_module(self, spec):
+                return real.create_module(spec)
+
+            def exec_module(self, module):
+                real.exec_module(module)
+                module.QApplication.exec = fake_exec
+
+        spec.loader = PatchingLoader()
+        return spec
+
+
+sys.meta_path.insert(0, RecordImports())
+sys.stdout = sys.stderr = None  # as in a windowed frozen build
+from transfer_gui import launcher
+
+sys.exit(launcher.main([]))
+"""
+
+
+def test_no_arguments_opens_the_main_window(tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-c", LAUNCH], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "windows 1 order torch,PySide6 stdout_ok True" in proc.stdout
+
+
+def test_a_command_runs_the_cli_without_qt(tmp_path):
+    code = ("import sys; from transfer_gui import launcher; rc = launcher.main(['backbones']);"
+            "bad = [m for m in sys.modules if m.startswith('PySide6')]; print('qt', bad);"
+            "sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TORCH_HOME": str(tmp_path)})
+    assert proc.returncode == 0 and "qt []" in proc.stdout and "efficientnet_lite0" in proc.stdout
