@@ -5,68 +5,21 @@ The server runs on 127.0.0.1 inside the test and serves a generated state dict; 
 
 from __future__ import annotations
 
-import hashlib
-import http.server
-import threading
-from functools import partial
-
 import pytest
 import torch
-from torch import nn
 
-from synthetic import TinyNet
 from transfer_gui.cli import main
 from transfer_gui.core.features import FeatureCache
-from transfer_gui.core.models import (CACHED, DOWNLOAD_NEEDED, availability, register_backbone,
-                                      unregister_backbone)
-from transfer_gui.core.models.spec import BackboneSpec, Preprocessing
+from transfer_gui.core.models import CACHED, DOWNLOAD_NEEDED, availability
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import train_run
-
-
-class TinyWithHead(nn.Module):
-    """TinyNet plus an "ImageNet" head, as torchvision networks come."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = TinyNet()
-        self.fc = nn.Linear(16, 10)
-
-    def forward(self, x):
-        return self.fc(self.features(x))
-
-
-def _strip(net: TinyWithHead) -> TinyWithHead:
-    net.fc = nn.Identity()
-    return net
+from weights_server import served_backbone as served
 
 
 @pytest.fixture
 def served_backbone(tmp_path):
-    folder = tmp_path / "www"
-    folder.mkdir()
-    torch.manual_seed(5)
-    state = TinyWithHead().state_dict()
-    raw = folder / "raw.pth"
-    torch.save(state, raw)
-    name = f"tinyhub-{hashlib.sha256(raw.read_bytes()).hexdigest()[:8]}.pth"
-    raw.rename(folder / name)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    spec = BackboneSpec(
-        name="tinyhub", display_name="Tiny hub net", family="torchvision", num_params=1_600,
-        gflops=0.0001, imagenet_top1=1.0,
-        preprocessing=Preprocessing(32, 36, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
-        feature_dim=16, cam_layer="features.block2", build_network=TinyWithHead,
-        strip_head=_strip, stages=lambda net: [net.features.block1, net.features.block2],
-        weights_url=f"http://127.0.0.1:{server.server_address[1]}/{name}")
-    register_backbone(spec)
-    yield spec, state, folder / name
-    unregister_backbone(spec.name)
-    server.shutdown()
-    server.server_close()
+    with served(tmp_path / "www", "tinyhub") as backbone:
+        yield backbone
 
 
 def test_training_downloads_the_weights_once_with_progress(served_backbone, color_dataset, tmp_path):
@@ -76,7 +29,7 @@ def test_training_downloads_the_weights_once_with_progress(served_backbone, colo
     config = TrainConfig.for_mode(str(color_dataset), backbone="tinyhub", epochs=2)
     train_run(config, tmp_path / "run", progress=reports.append, feature_cache=FeatureCache())
     downloads = [r for r in reports if r.stage == "weights"]
-    assert downloads and "Downloading Tiny hub net" in downloads[-1].message
+    assert downloads and "Downloading Tiny tinyhub net" in downloads[-1].message
     assert availability(spec) == CACHED
     from transfer_gui.core.model_file import load_model
 

@@ -6,48 +6,21 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import hashlib  # noqa: E402
-import http.server  # noqa: E402
-import threading  # noqa: E402
-from functools import partial  # noqa: E402
-
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from test_backbone_download import TinyWithHead, _strip  # noqa: E402
-from transfer_gui.core.models import register_backbone, unregister_backbone  # noqa: E402
-from transfer_gui.core.models.spec import BackboneSpec, Preprocessing  # noqa: E402
 from transfer_gui.ui.pages.model_page import ModelPage  # noqa: E402
 from transfer_gui.ui.pages.settings_page import SettingsPage, detected_devices  # noqa: E402
 from transfer_gui.ui.state import AppState  # noqa: E402
+from weights_server import served_backbone  # noqa: E402
 
 
 @pytest.fixture
 def hub_backbone(tmp_path):
     """A downloadable backbone served by a local HTTP server (registered before the page)."""
-    folder = tmp_path / "www"
-    folder.mkdir()
-    raw = folder / "raw.pth"
-    torch.save(TinyWithHead().state_dict(), raw)
-    name = f"tinyui-{hashlib.sha256(raw.read_bytes()).hexdigest()[:8]}.pth"
-    raw.rename(folder / name)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    spec = BackboneSpec(
-        name="tinyui", display_name="Tiny UI net", family="torchvision", num_params=1_600,
-        gflops=0.0001, imagenet_top1=1.0,
-        preprocessing=Preprocessing(32, 36, (0.5,) * 3, (0.25,) * 3), feature_dim=16,
-        cam_layer="features.block2", build_network=TinyWithHead, strip_head=_strip,
-        stages=lambda net: [net.features.block1, net.features.block2],
-        weights_url=f"http://127.0.0.1:{server.server_address[1]}/{name}")
-    register_backbone(spec)
-    yield spec, folder / name
-    unregister_backbone(spec.name)
-    server.shutdown()
-    server.server_close()
+    with served_backbone(tmp_path / "www", "tinyui") as (spec, _, published):
+        yield spec, published
 
 
 def make_model_page(qtbot):
