@@ -81,6 +81,9 @@ class MainWindow(QMainWindow):
         self.state.choicesChanged.connect(self._remember_choices)
         self.state.trainingChanged.connect(lambda _: self._update_navigation())
         self.train_page.trainingFinished.connect(self._on_training_finished)
+        self.cam_panel = None  # made on first use
+        self.results_page.openInCam.connect(lambda path, true, pred: self.open_in_cam(path))
+        self.data_page.thumb_strip.imageActivated.connect(self.open_in_cam)
 
         geometry = settings.value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
@@ -154,6 +157,25 @@ class MainWindow(QMainWindow):
         if result is not None and result.best is not None:
             self.statusBar().showMessage(self.tr("Training finished: see the Results step."), 10000)
 
+    # -- the CAM panel -------------------------------------------------------------------------
+    def open_in_cam(self, path: str, target: Optional[str] = None) -> None:
+        """Explain `path` with the last trained model in the CAM panel (a window of its own)."""
+        result = self.state.result
+        if result is None or not (result.run_dir / "model.pt").is_file():
+            self.statusBar().showMessage(self.tr("Train a model first to see where it looks."), 5000)
+            return
+        from .cam_panel import CamPanel
+
+        if self.cam_panel is None:
+            self.cam_panel = CamPanel(self)
+        model_path = str(result.run_dir / "model.pt")
+        if self.cam_panel.model_path != model_path:
+            self.cam_panel.set_model(model_path, result.dataset.class_names,
+                                     cam_layers_for(result), grid_sources_for(result))
+        self.cam_panel.show()
+        self.cam_panel.raise_()
+        self.cam_panel.explain(path, target)
+
     def _remember_choices(self) -> None:
         self.settings.setValue("choices/backbone", self.state.backbone)
         self.settings.setValue("choices/mode", self.state.mode)
@@ -187,5 +209,27 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         for page in self.pages:
             page.shutdown()
+        if self.cam_panel is not None:
+            self.cam_panel.shutdown()
+            self.cam_panel.close()
         self.settings.sync()
         event.accept()
+
+
+def cam_layers_for(result) -> list[str]:
+    """The CAM layer choices for a run's model: the default first (built without weights)."""
+    from transfer_gui.core.cam import candidate_layers
+    from transfer_gui.core.models import get_backbone, make_model
+
+    spec = get_backbone(result.config.backbone)
+    return candidate_layers(make_model(spec, len(result.dataset.class_names), pretrained=False), spec)
+
+
+def grid_sources_for(result) -> dict[str, list[str]]:
+    """Per class, the images of the run's evaluation split (test if any, else validation)."""
+    dataset = result.dataset
+    split = "test" if dataset.split("test") else "val"
+    out: dict[str, list[str]] = {name: [] for name in dataset.class_names}
+    for sample in dataset.split(split):
+        out[dataset.class_names[sample.label]].append(sample.path)
+    return out

@@ -105,7 +105,9 @@ def placeholder_pixmap(size: int, widget: QWidget, broken: bool = False) -> QPix
 class ThumbnailStrip(QListWidget):
     """A horizontal row of thumbnails: placeholders at once, images as the loader delivers them
     (converted to QPixmap here, in the GUI thread); unreadable files get a warning tile whose
-    tooltip says why."""
+    tooltip says why. Double-clicking one emits `imageActivated(path)`."""
+
+    imageActivated = Signal(str)
 
     def __init__(self, size: int = 96, parent: Optional[QWidget] = None, **kwargs) -> None:
         super().__init__(parent, viewMode=QListView.ViewMode.IconMode,
@@ -118,14 +120,17 @@ class ThumbnailStrip(QListWidget):
         self.loader.thumbnailReady.connect(self._on_ready)
         self.loader.thumbnailFailed.connect(self._on_failed)
         self._items: dict[str, QListWidgetItem] = {}
+        self.itemDoubleClicked.connect(
+            lambda item: self.imageActivated.emit(item.data(Qt.ItemDataRole.UserRole)))
 
     def show_images(self, paths: Sequence[str], tooltips: Sequence[str]) -> None:
         """Show `paths` (replacing what was shown and cancelling its loading)."""
         self.clear()
         loading = QIcon(placeholder_pixmap(self.thumb_size, self))
         self._items = {path: QListWidgetItem(loading, "", self) for path in paths}
-        for item, tip in zip(self._items.values(), tooltips):
+        for (path, item), tip in zip(self._items.items(), tooltips):
             item.setToolTip(tip)
+            item.setData(Qt.ItemDataRole.UserRole, path)
         self.loader.request(list(paths), self.thumb_size)
 
     @Slot(str, QImage)

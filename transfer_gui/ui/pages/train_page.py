@@ -23,10 +23,6 @@ from ..train_job import train_job
 from ..workers import TaskRunner
 from .base import WizardPage
 
-MODE_NAMES = {"feature_extraction": "feature extraction", "fine_tuning": "fine-tuning",
-              "from_scratch": "from scratch"}
-
-
 class TrainPage(WizardPage):
     trainingFinished = Signal(object)  # TrainingResult, also after Stop
 
@@ -128,7 +124,9 @@ class TrainPage(WizardPage):
             epochs = self.tr("up to {n} epochs").format(n=config.epochs)
         except Exception:
             epochs = ""
-        mode = self.tr(MODE_NAMES.get(self.state.mode, self.state.mode))
+        mode = {"feature_extraction": self.tr("feature extraction"),
+                "fine_tuning": self.tr("fine-tuning"),
+                "from_scratch": self.tr("from scratch")}.get(self.state.mode, self.state.mode)
         self.summary.setText(" · ".join(p for p in (spec.display_name, mode, epochs) if p))
         self.labels["device"].setText(device_description(pick_device(
             self.state.settings.get("device", "auto"))))
