@@ -88,7 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+", help="image files and/or folders")
     pr.add_argument("--csv", help="write a CSV table of the predictions here")
     pr.add_argument("--top-k", type=int, default=3)
+    _add_cam_parser(sub)
     return parser
+
+
+def _add_cam_parser(sub) -> None:
+    from .core.cam import COLORMAPS, DEFAULT_METHOD, METHODS
+
+    c = sub.add_parser("cam", help="class activation maps: which image regions drove a prediction")
+    c.add_argument("model", help="model.pt, or a run folder holding one")
+    c.add_argument("images", nargs="+", help="image files and/or folders")
+    c.add_argument("--out", required=True, help="folder for <name>_cam.png (created if missing)")
+    c.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS))
+    c.add_argument("--target-class", metavar="NAME_OR_INDEX",
+                   help="explain this class instead of each image's predicted class")
+    c.add_argument("--layer", metavar="PATH", help="layer to explain, e.g. backbone.layer4.1 "
+                   "(default: the backbone's last feature map)")
+    c.add_argument("--raw", action="store_true",
+                   help="also write <name>_cam.npy: the map at the image's resolution, in [0, 1]")
+    c.add_argument("--colormap", default=COLORMAPS[0], choices=COLORMAPS)
+    c.add_argument("--alpha", type=float, default=0.5, help="overlay opacity, 0 to 1")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -101,7 +120,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         build_parser().print_help()
         return EXIT_OK
     command = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_evaluate,
-               "predict": cmd_predict}[args.command]
+               "predict": cmd_predict, "cam": cmd_cam}[args.command]
     try:
         return command(args)
     except UserError as exc:
@@ -293,6 +312,45 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
         atomic_write(args.csv, write)
         print(f"Wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_cam(args: argparse.Namespace) -> int:
+    from .core.cam import explain_images, output_stems, save_explanation
+    from .core.model_file import load_model
+    from .core.predict import collect_images
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError(f"--alpha must be between 0 and 1, not {args.alpha}.")
+    loaded = load_model(args.model)
+    files = collect_images(args.images)
+    if not files:
+        raise UserError("No image files found in: " + ", ".join(args.images))
+    stems = dict(zip(files, output_stems(files)))
+    cancel = CancelToken()
+    _cancel_on_ctrl_c(cancel)
+    failed: list[str] = []
+
+    def report_error(path: str, reason: str) -> None:
+        failed.append(path)
+        print(f"{path}\tERROR: {reason} (skipped)")
+
+    done = 0
+    for e in explain_images(loaded, files, method=args.method, target=args.target_class,
+                            layer=args.layer, cancel=cancel, on_error=report_error):
+        save_explanation(e, args.out, stems[e.path], colormap=args.colormap, alpha=args.alpha,
+                         raw=args.raw)
+        line = f"{e.path}\t{e.predicted_name}\t{e.predicted_probability:.3f}"
+        if e.target != e.predicted:
+            line += f"\ttarget {e.target_name}: {e.target_probability:.3f}"
+        if e.no_positive_evidence:
+            line += f"\tno positive evidence for {e.target_name}"
+        print(line)
+        done += 1
+    if not done:
+        raise UserError(f"None of the {len(files)} image(s) could be processed.")
+    print(f"Wrote {done} CAM overlay(s) to {args.out}"
+          + (f"; skipped {len(failed)} unreadable image(s)" if failed else ""), file=sys.stderr)
     return EXIT_OK
 
 
