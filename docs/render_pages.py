@@ -85,6 +85,15 @@ def main() -> None:
     window.go_to(4)
     settle(app, 2.0)  # gallery thumbnails
     shot("5-results")
+    mistakes = window.state.result.evaluation["splits"]["val"]["misclassified"]
+    path = mistakes[0]["file"] if mistakes else window.state.dataset.split("val")[0].path
+    window.open_in_cam(path)
+    panel = window.cam_panel
+    panel.resize(1280, 800)
+    wait_until(app, lambda: panel.current is not None)
+    settle(app)
+    panel.grab().save(str(out / "6-cam.png"))
+    print(out / "6-cam.png")
     window.close()
 
 

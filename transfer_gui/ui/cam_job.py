@@ -1,0 +1,77 @@
+"""Worker-thread jobs of the CAM panel: explain images with a saved model, off the GUI thread."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+from PIL import Image
+from PySide6.QtGui import QImage
+
+from transfer_gui.core.cam.explain import Explanation, explain_image
+from transfer_gui.core.model_file import LoadedModel, load_model
+
+DISPLAY_MAX = 900  # px: the longer side of the images the panel keeps for drawing
+
+_models: dict[tuple[str, int], LoadedModel] = {}
+_lock = threading.Lock()  # one CAM at a time: hooks on a shared model must not interleave
+
+
+def loaded_model(path: str) -> LoadedModel:
+    """The model at `path`, loaded once per file version."""
+    key = (str(path), Path(path).stat().st_mtime_ns if Path(path).exists() else 0)
+    with _lock:
+        if key not in _models:
+            _models.clear()
+            _models[key] = load_model(path)
+        return _models[key]
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """uint8 (H, W, 3) -> a QImage that owns its pixels (safe to pass between threads)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w, _ = rgb.shape
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+@dataclass
+class PanelExplanation:
+    """An Explanation plus display-sized copies of the image and map for fast redrawing."""
+
+    explanation: Explanation
+    display_image: np.ndarray  # uint8 (h, w, 3), longer side <= DISPLAY_MAX
+    display_map: np.ndarray  # float32 (h, w) in [0, 1]
+
+
+def for_display(explanation: Explanation) -> PanelExplanation:
+    image = explanation.image
+    h, w = image.shape[:2]
+    scale = min(1.0, DISPLAY_MAX / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR)) \
+        if scale < 1 else image
+    cam = Image.fromarray(explanation.map_original.astype(np.float32), mode="F")
+    small_map = np.asarray(cam.resize(size, Image.Resampling.BILINEAR), dtype=np.float32) \
+        if scale < 1 else explanation.map_original.astype(np.float32)
+    return PanelExplanation(explanation, np.ascontiguousarray(small), np.clip(small_map, 0, 1))
+
+
+def explain_job(state, model_path: str, paths: Sequence[str], method: str,
+                target: Optional[int | str], layer: Optional[str]) -> int:
+    """Explain each image; emits ("explained", PanelExplanation) or ("failed", (path, reason))."""
+    model = loaded_model(model_path)
+    done = 0
+    for path in paths:
+        state.cancel.raise_if_cancelled()
+        try:
+            with _lock:
+                explanation = explain_image(model, path, method=method, target=target, layer=layer)
+        except Exception as exc:  # a bad image or choice: report it, go on with the others
+            state.emit("failed", (path, getattr(exc, "reason", None) or str(exc)))
+            continue
+        state.emit("explained", for_display(explanation))
+        done += 1
+    return done
