@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..data.pixels import shorter_side_crop_geometry
+
 COLORMAPS = ("jet", "turbo", "viridis", "inferno")
 DEFAULT_COLORMAP = "jet"
 
@@ -103,13 +105,7 @@ def to_original(map_input: np.ndarray, original_size: tuple[int, int], preproces
     m = np.asarray(map_input, dtype=np.float32)
     if m.shape != (crop, crop):
         raise ValueError(f"map_input must be {crop}x{crop}, not {m.shape}")
-    # The same geometry as data.pixels.resize_shorter_and_center_crop.
-    if width <= height:
-        new_w, new_h = size, int(size * height / width)
-    else:
-        new_w, new_h = int(size * width / height), size
-    left = int(round((new_w - size) / 2.0))
-    top = int(round((new_h - size) / 2.0))
+    new_w, new_h, left, top = shorter_side_crop_geometry(width, height, size)  # as decoding did
     offset = (size - crop) // 2  # augment.center_crop
     x0, x1, wx, in_x = _axis_weights(width, left + offset, width / new_w, crop)
     y0, y1, wy, in_y = _axis_weights(height, top + offset, height / new_h, crop)

@@ -56,6 +56,17 @@ def to_rgb(img: Image.Image) -> Image.Image:
         raise UnsupportedModeError(f"unsupported colour mode ({mode})") from None
 
 
+def shorter_side_crop_geometry(width: int, height: int, size: int) -> tuple[int, int, int, int]:
+    """(resized width, resized height, left, top): the shorter side resized to `size`, and the
+    top-left corner of the central `size` x `size` square in the resized image."""
+    if width <= height:
+        new_width, new_height = size, int(size * height / width)
+    else:
+        new_width, new_height = int(size * width / height), size
+    return (new_width, new_height, int(round((new_width - size) / 2.0)),
+            int(round((new_height - size) / 2.0)))
+
+
 def resize_shorter_and_center_crop(img: Image.Image, size: int) -> Image.Image:
     """Resize the shorter side to `size` and cut the central `size` x `size` square.
 
@@ -65,12 +76,7 @@ def resize_shorter_and_center_crop(img: Image.Image, size: int) -> Image.Image:
     width, height = img.size
     if (width, height) == (size, size):
         return img
-    if width <= height:
-        new_width, new_height = size, int(size * height / width)
-    else:
-        new_width, new_height = int(size * width / height), size
-    left = int(round((new_width - size) / 2.0))
-    top = int(round((new_height - size) / 2.0))
+    new_width, new_height, left, top = shorter_side_crop_geometry(width, height, size)
     scale_x, scale_y = width / new_width, height / new_height
     box = (left * scale_x, top * scale_y, (left + size) * scale_x, (top + size) * scale_y)
     return img.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
