@@ -54,6 +54,11 @@ class TwoObjectSet:
         return to_tensor(self.images[index])
 
 
+def subset(data: SyntheticSet, n: int) -> SyntheticSet:
+    """The first `n` images of `data` (its classes are already shuffled, so roughly balanced)."""
+    return SyntheticSet(data.images[:n], data.labels[:n], data.boxes[:n], data.decoy_boxes[:n])
+
+
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> float32 in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 LAYER = "block4"
 TOL = cs.half_cell_tolerance(cs.SIZE, cs.CamNet.FEATURE_SIZE)  # 2 px: half a 4-px feature cell
-TRAIN_SEED, SHUFFLE_SEED = 0, 7
+TRAIN_SEED, SHUFFLE_SEED = 0, 0
+# Data randomisation: a training subset small enough for the net to memorise shuffled labels.
+SHUFFLE_TRAIN_SIZE, SHUFFLE_EPOCHS = 192, 40
 # Methods held to Grad-CAM's pointing threshold; EigenCAM is not class-specific: printed only.
 GRADIENT_METHODS = ("gradcam", "hirescam", "gradcam++", "xgradcam", "layercam")
 
@@ -131,27 +133,34 @@ def test_cascading_model_randomisation(model, data, gradcam_maps):
     assert medians[LAYER] < 0.5
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "The criterion is a seed lottery on this data, not a property of a correct Grad-CAM: 115 "
-    "steps on shuffled labels leave the net predicting from the object's colour with an arbitrary "
-    "colour -> class mapping, so the map for the true class lands on the object for each class "
-    "the mapping happens to favour (hit rates near 0, 1/3, 2/3 or 1). Measured with the textbook "
-    "Grad-CAM (identical figures): 0.300 at the seeds fixed here (0.307 with 2 threads); 8 of 12 "
-    "other seed pairs pass "
-    "(0, .02, .07, .33, .33, 0, 1.0, .22, .13, .75, .70, 0); with 2x the steps 4 of 8 pass, "
-    "with 3x 7 of 8."))
 def test_data_randomisation_shuffled_labels(data):
+    """Adebayo et al.'s data randomisation test: a net that has fitted shuffled labels.
+
+    The labels are permuted over the images, so the object's colour says nothing about them, and
+    the same architecture is trained until it has memorised them (precondition: training accuracy
+    on the shuffled labels >= 0.9; test accuracy against the true labels is then near chance). A
+    subset of the training images keeps memorisation within seconds. Grad-CAM for the true class
+    must then not point at the object. Measured, seeds 0-9 (shuffle = training seed): training
+    accuracy 0.97-1.00, test accuracy 0.30-0.39, hit rate 0.11-0.27 (mean 0.20; 0.247 here).
+    """
     train, test = data["train"], data["test"]
-    shuffled = np.random.default_rng(SHUFFLE_SEED).permutation(train.labels)
+    subset = cs.subset(train, SHUFFLE_TRAIN_SIZE)
+    shuffled = np.random.default_rng(SHUFFLE_SEED).permutation(subset.labels)
     t0 = time.perf_counter()
-    net = cs.train_model(train, labels=shuffled, seed=TRAIN_SEED)  # same architecture and steps
+    net = cs.train_model(subset, labels=shuffled, seed=SHUFFLE_SEED, epochs=SHUFFLE_EPOCHS)
+    seconds = time.perf_counter() - t0
+    fit = float((cs.predict_proba(net, subset.tensor()).argmax(1).numpy() == shuffled).mean())
+    test_acc = cs.accuracy(net, test)  # against the true labels
     x = test.tensor()
     hit = cs.pointing_hits(cam(net, x, test.labels), test.boxes, TOL).mean()
     predicted = cs.predict_proba(net, x).argmax(1).numpy()
     hit_predicted = cs.pointing_hits(cam(net, x, predicted), test.boxes, TOL).mean()
-    report(f"shuffled labels: trained in {time.perf_counter() - t0:.1f}s, test accuracy "
-           f"{cs.accuracy(net, test):.3f}, pointing hit {hit:.3f} (true class), "
-           f"{hit_predicted:.3f} (predicted class)")
+    report(f"shuffled labels: {len(subset)} images x {SHUFFLE_EPOCHS} epochs in {seconds:.1f}s, "
+           f"training accuracy on the shuffled labels {fit:.3f}, test accuracy (true labels) "
+           f"{test_acc:.3f}, pointing hit {hit:.3f} (true class), {hit_predicted:.3f} "
+           f"(predicted class)")
+    assert fit >= 0.9  # precondition: the random labels have been fitted
+    assert test_acc <= 0.5  # and nothing about the true classes was learnt (chance: 1/3)
     assert hit < 0.3
 
 
