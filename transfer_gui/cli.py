@@ -89,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--csv", help="write a CSV table of the predictions here")
     pr.add_argument("--top-k", type=int, default=3)
     _add_cam_parser(sub)
+
+    x = sub.add_parser("export", help="export a run's model (TorchScript, ONNX or a bundle) and "
+                       "check it against the run's validation images")
+    x.add_argument("run_dir", help="run folder (config.json, model.pt, ...)")
+    x.add_argument("--format", required=True, choices=("torchscript", "onnx", "bundle"))
+    x.add_argument("--out", required=True, help="file to write (for bundle: a folder)")
+
+    cp = sub.add_parser("compare", help="compare run folders side by side in a table")
+    cp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders to compare")
     return parser
 
 
@@ -120,7 +129,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         build_parser().print_help()
         return EXIT_OK
     command = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_evaluate,
-               "predict": cmd_predict, "cam": cmd_cam}[args.command]
+               "predict": cmd_predict, "cam": cmd_cam, "compare": cmd_compare,
+               "export": cmd_export}[args.command]
     try:
         return command(args)
     except UserError as exc:
@@ -351,6 +361,27 @@ def cmd_cam(args: argparse.Namespace) -> int:
         raise UserError(f"None of the {len(files)} image(s) could be processed.")
     print(f"Wrote {done} CAM overlay(s) to {args.out}"
           + (f"; skipped {len(failed)} unreadable image(s)" if failed else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .core.compare import compare_runs, format_table
+
+    print(format_table(compare_runs(args.runs)))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .core.export import export_run
+
+    cancel = CancelToken()
+    _cancel_on_ctrl_c(cancel)
+    result = export_run(args.run_dir, args.format, args.out, cancel=cancel)
+    check = result.check
+    print(check.message)
+    print(f"format: {check.format}\npath: {result.path}\nimages checked: {check.images_checked}\n"
+          f"max probability difference: {check.max_prob_diff:.2e}\n"
+          f"mismatches: {len(check.mismatches)}\npassed: {check.passed}")
     return EXIT_OK
 
 

@@ -1,0 +1,147 @@
+"""Compare training runs: one summary per run folder, and an aligned plain-text table of them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from .errors import UserError
+from .run_dir import CONFIG, EVALUATION, METRICS, RESULT
+
+COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "best val acc", "macro-F1", "seconds")
+
+
+@dataclass
+class RunSummary:
+    """The facts of one run folder that matter when comparing runs.
+
+    Attributes:
+        name: The run folder's name.
+        path: The run folder.
+        backbone, mode: From config.json.
+        epochs_run: Epochs that finished; max_epochs: the configured maximum.
+        learning_rate, batch_size, augmentation: Key settings from config.json.
+        best_val_acc: Best validation accuracy (result.json, else the best metrics line).
+        macro_f1: Macro-F1 of evaluation.json's primary split; None without one.
+        seconds: Training time (result.json, else the sum of the epochs' seconds).
+        stop_reason: Why training ended (result.json), "" when unknown.
+        epochs, val_loss, val_acc: The per-epoch validation curves from metrics.jsonl.
+    """
+
+    name: str
+    path: Path
+    backbone: str
+    mode: str
+    epochs_run: int
+    max_epochs: Optional[int]
+    learning_rate: Optional[float]
+    batch_size: Optional[int]
+    augmentation: str
+    best_val_acc: Optional[float]
+    macro_f1: Optional[float]
+    seconds: Optional[float]
+    stop_reason: str
+    epochs: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+
+
+def _read_json(path: Path, run: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} in run folder {run} cannot be read ({exc}).", path=str(path)) from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} in run folder {run} is not a JSON object.", path=str(path))
+    return data
+
+
+def _read_metrics(path: Path, run: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} in run folder {run} cannot be read ({exc}).", path=str(path)) from None
+    if not all(isinstance(r, dict) for r in rows):
+        raise UserError(f"{path} in run folder {run} has a line that is not a JSON object.",
+                        path=str(path))
+    return rows
+
+
+def _float(value: Any) -> Optional[float]:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def load_run_summary(path: str | Path) -> RunSummary:
+    """Read a run folder; a UserError names the folder when it is not a run folder."""
+    run = Path(path)
+    if not run.is_dir():
+        raise UserError(f"Run folder not found: {run}", path=str(run))
+    for name in (CONFIG, METRICS):
+        if not (run / name).is_file():
+            raise UserError(f"{run} is not a run folder: it has no {name}.", path=str(run))
+    config = _read_json(run / CONFIG, run)
+    metrics = _read_metrics(run / METRICS, run)
+    result = _read_json(run / RESULT, run) if (run / RESULT).is_file() else {}
+    evaluation = _read_json(run / EVALUATION, run) if (run / EVALUATION).is_file() else {}
+
+    epochs = [int(m.get("epoch", i + 1)) for i, m in enumerate(metrics)]
+    val_loss = [_float(m.get("val_loss")) for m in metrics]
+    val_acc = [_float(m.get("val_acc")) for m in metrics]
+
+    best = _float(result.get("best_val_acc"))
+    if best is None:
+        accs = [a for a in val_acc if a is not None]
+        best = max(accs) if accs else None
+    seconds = _float(result.get("seconds"))
+    if seconds is None and metrics:
+        secs = [_float(m.get("seconds")) for m in metrics]
+        seconds = sum(s for s in secs if s is not None) if any(s is not None for s in secs) else None
+    epochs_run = result.get("epochs_run")
+    if not isinstance(epochs_run, int):
+        epochs_run = len(metrics)
+
+    macro_f1 = None
+    splits = evaluation.get("splits")
+    if isinstance(splits, dict) and splits:
+        primary = evaluation.get("primary_split")
+        split = splits.get(primary) if primary in splits else None
+        if isinstance(split, dict):
+            macro_f1 = _float(split.get("macro_f1"))
+
+    max_epochs = config.get("epochs")
+    batch_size = config.get("batch_size")
+    return RunSummary(
+        name=run.resolve().name, path=run, backbone=str(config.get("backbone", "")),
+        mode=str(config.get("mode", "")), epochs_run=epochs_run,
+        max_epochs=max_epochs if isinstance(max_epochs, int) else None,
+        learning_rate=_float(config.get("learning_rate")),
+        batch_size=batch_size if isinstance(batch_size, int) else None,
+        augmentation=str(config.get("augmentation", "")), best_val_acc=best, macro_f1=macro_f1,
+        seconds=seconds, stop_reason=str(result.get("stop_reason") or ""),
+        epochs=epochs, val_loss=val_loss, val_acc=val_acc)
+
+
+def compare_runs(paths: Sequence[str | Path]) -> list[RunSummary]:
+    """One summary per run folder, in the order given."""
+    return [load_run_summary(p) for p in paths]
+
+
+def _row(s: RunSummary) -> tuple[str, ...]:
+    dash = "-"
+    epochs = f"{s.epochs_run}/{s.max_epochs}" if s.max_epochs is not None else str(s.epochs_run)
+    return (s.name, s.backbone or dash, s.mode or dash, epochs,
+            f"{s.learning_rate:g}" if s.learning_rate is not None else dash,
+            f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else dash,
+            f"{s.macro_f1:.3f}" if s.macro_f1 is not None else dash,
+            f"{s.seconds:.1f}" if s.seconds is not None else dash)
+
+
+def format_table(summaries: Sequence[RunSummary]) -> str:
+    """An aligned plain-text table: a header line, then one line per run (no trailing spaces)."""
+    rows = [COLUMNS, *(_row(s) for s in summaries)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+                     for row in rows)
