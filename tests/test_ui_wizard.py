@@ -72,6 +72,11 @@ def test_wizard_end_to_end_feature_extraction(qtbot, window, dataset):
     window.results_page.set_split("val")
     assert window.results_page.matrix.total() == val_size == 8
     assert (result.run_dir / "model.pt").is_file()
+    window.go_to(RESULTS_STEP + 1)  # Predict, with the model just trained
+    assert window.stack.currentWidget() is window.predict_page
+    assert window.predict_page.model_path() == result.run_dir / "model.pt"
+    window.open_compare()  # File > Compare runs: the run is listed
+    assert window.compare_view.run_paths() == [result.run_dir]
 
 
 def test_stop_mid_training_keeps_the_best_model(qtbot, window, dataset):

@@ -16,6 +16,7 @@ from transfer_gui import __version__
 from .pages.base import WizardPage
 from .pages.data_page import DataPage
 from .pages.model_page import ModelPage
+from .pages.predict_page import PredictPage
 from .pages.results_page import ResultsPage
 from .pages.settings_page import SettingsPage
 from .pages.train_page import TrainPage
@@ -39,8 +40,9 @@ class MainWindow(QMainWindow):
         self.settings_page = SettingsPage(self.state)
         self.train_page = TrainPage(self.state, runs_root)
         self.results_page = ResultsPage(self.state)
+        self.predict_page = PredictPage(self.state)
         self.pages: list[WizardPage] = [self.data_page, self.model_page, self.settings_page,
-                                        self.train_page, self.results_page]
+                                        self.train_page, self.results_page, self.predict_page]
 
         self.steps = QListWidget()
         self.steps.setObjectName("steps")
@@ -82,6 +84,8 @@ class MainWindow(QMainWindow):
         self.state.trainingChanged.connect(lambda _: self._update_navigation())
         self.train_page.trainingFinished.connect(self._on_training_finished)
         self.cam_panel = None  # made on first use
+        self.compare_view = None  # made on first use
+        self.predict_page.openInCam.connect(self.open_in_cam)
         self.results_page.openInCam.connect(lambda path, true, pred: self.open_in_cam(path))
         self.data_page.thumb_strip.imageActivated.connect(self.open_in_cam)
 
@@ -108,6 +112,10 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(open_action)
+        compare_action = QAction(self.tr("&Compare runs…"), self)
+        compare_action.setToolTip(self.tr("All runs side by side, and one-click Compare modes"))
+        compare_action.triggered.connect(self.open_compare)
+        file_menu.addAction(compare_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
@@ -176,6 +184,22 @@ class MainWindow(QMainWindow):
         self.cam_panel.raise_()
         self.cam_panel.explain(path, target)
 
+    def open_compare(self) -> None:
+        """The Compare window over every run in the runs folder."""
+        from .compare_view import CompareView
+
+        if self.compare_view is None:
+            self.compare_view = CompareView(self)
+            self.compare_view.setWindowFlag(Qt.WindowType.Window)
+            self.compare_view.setWindowTitle(self.tr("Compare runs"))
+            self.compare_view.resize(1200, 720)
+            self.compare_view.bind_state(self.state, self.train_page.runs_root)
+        root = self.train_page.runs_root
+        runs = sorted(p for p in root.glob("*") if (p / "config.json").is_file()) \
+            if root.is_dir() else []
+        self.compare_view.set_runs(runs)
+        self.compare_view.show()
+
     def _remember_choices(self) -> None:
         self.settings.setValue("choices/backbone", self.state.backbone)
         self.settings.setValue("choices/mode", self.state.mode)
@@ -209,9 +233,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         for page in self.pages:
             page.shutdown()
-        if self.cam_panel is not None:
-            self.cam_panel.shutdown()
-            self.cam_panel.close()
+        for window in (self.cam_panel, self.compare_view):
+            if window is not None:
+                window.shutdown()
+                window.close()
         self.settings.sync()
         event.accept()
 

@@ -1,0 +1,522 @@
+"""Compare view: a sortable table of run folders and their validation curves overlaid.
+
+`set_runs` reads each run folder's summary (small JSON files, cheap enough for the GUI thread).
+"Compare modes" trains feature extraction, fine-tuning and from scratch on the same data and
+backbone, one after the other, in one background job (`compare_modes_job`); each finished run
+joins the table as soon as it is written.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QProgressBar, QPushButton, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from transfer_gui.core.compare import RunSummary, load_run_summary
+from transfer_gui.core.errors import Cancelled, UserError
+from transfer_gui.core.jobs import Progress
+from transfer_gui.core.training.config import (FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH,
+                                               MODES, TrainConfig)
+from transfer_gui.ui.workers import TaskRunner
+
+# One colour per run (matplotlib's tab10), reused cyclically.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf")
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the number a column sorts by
+INDEX_ROLE = Qt.ItemDataRole.UserRole + 2  # the run's index in summaries()
+
+
+def _unique_dir(root: Path, name: str) -> Path:
+    path, n = root / name, 2
+    while path.exists():
+        path, n = root / f"{name}-{n}", n + 1
+    return path
+
+
+def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path,
+                      overrides: Optional[dict[str, Any]] = None) -> list[Path]:
+    """Runs in the worker thread: one training run per mode, same data and backbone.
+
+    Emits ("run_done", run_dir) after each run; honours `state.cancel` between and within runs
+    (a run stopped midway is still reported, with the epochs it finished). Returns the run dirs.
+    """
+    overrides = dict(overrides or {})
+    from transfer_gui.core.training.engine import train_run
+
+    root = Path(runs_root)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    configs = [TrainConfig.for_mode(str(data_dir), mode, backbone=backbone, **overrides)
+               for mode in MODES]  # every config is checked before the first run starts
+    done: list[Path] = []
+    for i, config in enumerate(configs):
+        state.cancel.raise_if_cancelled()
+        label = config.mode.replace("_", " ")
+        start, end = i / len(configs), (i + 1) / len(configs)
+
+        def report(p: Progress, label=label, start=start, end=end, i=i) -> None:
+            fraction = None if p.fraction is None else start + (end - start) * p.fraction
+            state.progress(Progress(fraction, f"{label} ({i + 1}/{len(configs)}): {p.message}",
+                                    p.eta_seconds, p.stage, p.done, p.total))
+
+        report(Progress(0.0, "starting"))
+        run_dir = _unique_dir(root, f"{stamp}_{backbone}_{config.mode}")
+        result = train_run(config, run_dir, progress=report, cancel=state.cancel)
+        done.append(Path(result.run_dir) if getattr(result, "run_dir", None) else run_dir)
+        state.emit("run_done", done[-1])
+        if state.cancel.cancelled or getattr(result, "cancelled", False):
+            raise Cancelled()
+    return done
+
+
+class _Item(QTableWidgetItem):
+    """A table cell that sorts by SORT_ROLE (numbers) when set, else by its text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if a is not None and b is not None:
+            return a < b
+        if a is None and b is not None:
+            return True  # missing values sort first
+        if a is not None and b is None:
+            return False
+        return self.text().lower() < other.text().lower()
+
+
+class CompareView(QWidget):
+    """Table of runs plus overlaid validation accuracy and loss curves; runs mode comparisons."""
+
+    runsChanged = Signal(list)  # list[Path] of the runs shown
+
+    COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "batch", "augmentation",
+               "best_val_acc", "macro_f1", "time")
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._summaries: list[RunSummary] = []
+        self._acc_curves: list[pg.PlotDataItem] = []
+        self._loss_curves: list[pg.PlotDataItem] = []
+        self._source: Optional[tuple[str, str, Path, dict]] = None
+        self._app_state = None
+        self._app_runs_root: Optional[Path] = None
+        self.runner = TaskRunner(self)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.event.connect(self._on_event)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.failed.connect(self._on_failed)
+        self._build()
+        self._refresh()
+
+    # ----------------------------------------------------------------------------------- layout
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.setSpacing(8)
+
+        bar = QHBoxLayout()
+        self.title = QLabel(self.tr("Compare runs"))
+        self.title.setStyleSheet("font-size: 15pt; font-weight: 600;")
+        self.title.setToolTip(self.tr("Runs side by side: settings, scores and validation curves."))
+        bar.addWidget(self.title)
+        bar.addStretch(1)
+        self.add_button = QPushButton(self.tr("Add run folder…"))
+        self.add_button.setToolTip(self.tr("Add a finished run folder (one with config.json and "
+                                           "metrics.jsonl) to the comparison."))
+        self.add_button.clicked.connect(self._choose_run)
+        self.clear_button = QPushButton(self.tr("Clear"))
+        self.clear_button.setToolTip(self.tr("Remove every run from the comparison "
+                                             "(the run folders are kept)."))
+        self.clear_button.clicked.connect(lambda: self.set_runs([]))
+        self.compare_button = QPushButton(self.tr("Compare modes"))
+        self.compare_button.setToolTip(self.tr(
+            "Train feature extraction, fine-tuning and from scratch on the same data and "
+            "backbone, one after the other, and compare them here."))
+        self.compare_button.setDefault(True)
+        self.compare_button.clicked.connect(self._compare_clicked)
+        for button in (self.add_button, self.clear_button, self.compare_button):
+            bar.addWidget(button)
+        layout.addLayout(bar)
+
+        running = QHBoxLayout()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setFormat("%p%")
+        self.progress_bar.setToolTip(self.tr("Progress of the mode comparison (all three runs)."))
+        self.stop_button = QPushButton(self.tr("Stop"))
+        self.stop_button.setToolTip(self.tr("Stop the comparison; runs already finished stay "
+                                            "in the table."))
+        self.stop_button.clicked.connect(self.stop)
+        running.addWidget(self.progress_bar, 1)
+        running.addWidget(self.stop_button)
+        self.running_row = QWidget()
+        self.running_row.setLayout(running)
+        running.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.running_row)
+
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: #555;")
+        self.status.setToolTip(self.tr("What the comparison is doing, or why a run was skipped."))
+        layout.addWidget(self.status)
+
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        headers = (self.tr("Run"), self.tr("Backbone"), self.tr("Mode"), self.tr("Epochs"),
+                   self.tr("Learning rate"), self.tr("Batch size"), self.tr("Augmentation"),
+                   self.tr("Best val. accuracy"), self.tr("Macro-F1"), self.tr("Training time"))
+        self.table.setHorizontalHeaderLabels(headers)
+        tips = (self.tr("Run folder name; its colour matches its curves."),
+                self.tr("Pretrained network the model is built on."),
+                self.tr("Transfer mode: feature extraction, fine-tuning or from scratch."),
+                self.tr("Epochs run / maximum epochs (early stopping may end sooner)."),
+                self.tr("Learning rate of the new head."),
+                self.tr("Images per optimisation step."),
+                self.tr("Data augmentation preset."),
+                self.tr("Best validation accuracy over the epochs."),
+                self.tr("Macro-averaged F1 on the evaluation split (test when there is one)."),
+                self.tr("Wall-clock training time."))
+        for col, tip in enumerate(tips):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        self.table.setToolTip(self.tr("One row per run. Click a header to sort; select rows "
+                                      "to highlight their curves."))
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setHighlightSections(False)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # runs in the order added
+        self.table.itemSelectionChanged.connect(self._update_highlight)
+
+        self.empty_hint = QLabel(self.tr("No runs to compare yet. Add run folders, or press "
+                                         "“Compare modes” to train all three modes."))
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setStyleSheet("color: #888; font-style: italic; padding: 6px;")
+        self.empty_hint.setToolTip(self.tr("The table fills as runs are added."))
+
+        table_box = QWidget()
+        table_layout = QVBoxLayout(table_box)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.table)
+        table_layout.addWidget(self.empty_hint)
+
+        pg.setConfigOptions(antialias=True)
+        plots = QWidget()
+        plots_layout = QHBoxLayout(plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        self.acc_plot = pg.PlotWidget(background="w")
+        self.loss_plot = pg.PlotWidget(background="w")
+        for plot, title, ylabel in ((self.acc_plot, self.tr("Validation accuracy"),
+                                     self.tr("Accuracy")),
+                                    (self.loss_plot, self.tr("Validation loss"), self.tr("Loss"))):
+            plot.setTitle(title, color="#333", size="11pt")
+            plot.setLabel("bottom", self.tr("Epoch"))
+            plot.setLabel("left", ylabel)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.addLegend(offset=(-10, -10) if plot is self.acc_plot else (-10, 10),
+                           brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen("#ddd"),
+                           labelTextColor="#333")
+            plots_layout.addWidget(plot)
+        self.acc_plot.setYRange(0, 1)
+        self.acc_plot.setToolTip(self.tr("Validation accuracy per epoch, one curve per run."))
+        self.loss_plot.setToolTip(self.tr("Validation loss per epoch, one curve per run. Lower "
+                                          "is better."))
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(table_box)
+        splitter.addWidget(plots)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setChildrenCollapsible(False)
+        splitter.setToolTip(self.tr("Drag the handle to share space between table and plots."))
+        layout.addWidget(splitter, 1)
+        self.running_row.hide()
+
+    # ------------------------------------------------------------------------------------ runs
+    def summaries(self) -> list[RunSummary]:
+        """The runs shown, in the order they were added."""
+        return list(self._summaries)
+
+    def run_paths(self) -> list[Path]:
+        return [s.path for s in self._summaries]
+
+    def set_runs(self, paths: Sequence[str | Path]) -> None:
+        """Show these run folders (replacing the current ones); bad folders are skipped."""
+        self._summaries = []
+        errors = self._load(paths)
+        self._refresh()
+        self._show_errors(errors)
+        self.runsChanged.emit(self.run_paths())
+
+    def add_runs(self, paths: Sequence[str | Path]) -> None:
+        """Add run folders to those shown (a folder already shown is read again)."""
+        errors = self._load(paths)
+        self._refresh()
+        self._show_errors(errors)
+        self.runsChanged.emit(self.run_paths())
+
+    def _load(self, paths: Sequence[str | Path]) -> list[str]:
+        errors = []
+        for path in paths:
+            try:
+                summary = load_run_summary(path)
+            except UserError as exc:
+                errors.append(str(exc))
+                continue
+            key = Path(path).resolve()
+            self._summaries = [s for s in self._summaries if Path(s.path).resolve() != key]
+            self._summaries.append(summary)
+        return errors
+
+    def _show_errors(self, errors: list[str]) -> None:
+        if errors:
+            self.status.setText(self.tr("Skipped: ") + " ".join(errors))
+
+    def _choose_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Choose a run folder"))
+        if folder:
+            self.add_runs([folder])
+
+    def _mode_name(self, mode: str) -> str:
+        return {FEATURE_EXTRACTION: self.tr("Feature extraction"),
+                FINE_TUNING: self.tr("Fine-tuning"),
+                FROM_SCRATCH: self.tr("From scratch")}.get(mode, mode or "–")
+
+    def _duration(self, seconds: Optional[float]) -> str:
+        if seconds is None:
+            return "–"
+        if seconds < 60:
+            return self.tr("%1 s").replace("%1", f"{seconds:.1f}")
+        minutes, secs = divmod(int(round(seconds)), 60)
+        if minutes < 60:
+            return self.tr("%1 min %2 s").replace("%1", str(minutes)).replace("%2", f"{secs:02d}")
+        hours, minutes = divmod(minutes, 60)
+        return self.tr("%1 h %2 min").replace("%1", str(hours)).replace("%2", f"{minutes:02d}")
+
+    def _row_cells(self, s: RunSummary) -> list[tuple[str, Any]]:
+        dash = "–"
+        epochs = f"{s.epochs_run}/{s.max_epochs}" if s.max_epochs is not None else str(s.epochs_run)
+        return [
+            (s.name, None),
+            (s.backbone or dash, None),
+            (self._mode_name(s.mode), None),
+            (epochs, float(s.epochs_run)),
+            (f"{s.learning_rate:g}" if s.learning_rate is not None else dash, s.learning_rate),
+            (str(s.batch_size) if s.batch_size is not None else dash,
+             float(s.batch_size) if s.batch_size is not None else None),
+            (s.augmentation or dash, None),
+            (f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else dash, s.best_val_acc),
+            (f"{s.macro_f1:.3f}" if s.macro_f1 is not None else dash, s.macro_f1),
+            (self._duration(s.seconds), s.seconds),
+        ]
+
+    def _refresh(self) -> None:
+        """Rebuild the table and the curves from the summaries (a handful of runs: cheap)."""
+        selected = self.selected_runs()
+        sort_col = self.table.horizontalHeader().sortIndicatorSection()
+        sort_order = self.table.horizontalHeader().sortIndicatorOrder()
+        self.table.setSortingEnabled(False)
+        self.table.clearContents()
+        self.table.setRowCount(len(self._summaries))
+        numeric = {3, 4, 5, 7, 8, 9}
+        for row, s in enumerate(self._summaries):
+            colour = PALETTE[row % len(PALETTE)]
+            for col, (text, key) in enumerate(self._row_cells(s)):
+                item = _Item(text)
+                if key is not None:
+                    item.setData(SORT_ROLE, float(key))
+                item.setData(INDEX_ROLE, row)
+                if col in numeric:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                if col == 0:
+                    item.setData(Qt.ItemDataRole.DecorationRole, pg.mkColor(colour))
+                    tip = str(s.path)
+                    if s.stop_reason:
+                        tip += "\n" + self.tr("Stopped: ") + s.stop_reason
+                    item.setToolTip(tip)
+                if col == 2:
+                    item.setData(Qt.ItemDataRole.UserRole, s.mode)
+                self.table.setItem(row, col, item)
+        self.table.setSortingEnabled(True)
+        if sort_col >= 0:
+            self.table.sortItems(sort_col, sort_order)
+        else:
+            self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.empty_hint.setVisible(not self._summaries)
+        self.clear_button.setEnabled(bool(self._summaries))
+        self._rebuild_curves()
+        if selected:
+            self._select(selected)
+        self._update_highlight()
+
+    def _rebuild_curves(self) -> None:
+        for plot, curves in ((self.acc_plot, self._acc_curves), (self.loss_plot, self._loss_curves)):
+            for curve in curves:
+                plot.removeItem(curve)
+            curves.clear()
+        for i, s in enumerate(self._summaries):
+            colour = PALETTE[i % len(PALETTE)]
+            for plot, values, curves in ((self.acc_plot, s.val_acc, self._acc_curves),
+                                         (self.loss_plot, s.val_loss, self._loss_curves)):
+                points = [(e, v) for e, v in zip(s.epochs, values) if v is not None]
+                xs = [p[0] for p in points]
+                ys = [p[1] for p in points]
+                pen = pg.mkPen(colour, width=2)
+                curve = plot.plot(xs, ys, name=s.name, pen=pen, symbol="o", symbolSize=6,
+                                  symbolPen=pen, symbolBrush=pg.mkBrush(colour))
+                curves.append(curve)
+
+    def curve_points(self, plot: str = "acc") -> list[int]:
+        """Points per curve ("acc" or "loss"), in run order (for tests and checks)."""
+        curves = self._acc_curves if plot == "acc" else self._loss_curves
+        out = []
+        for curve in curves:
+            x, _ = curve.getData()
+            out.append(0 if x is None else len(x))
+        return out
+
+    def selected_runs(self) -> list[Path]:
+        rows = {i.row() for i in self.table.selectedItems()}
+        out = []
+        for row in sorted(rows):
+            item = self.table.item(row, 0)
+            index = item.data(INDEX_ROLE) if item is not None else None
+            if index is not None and index < len(self._summaries):
+                out.append(self._summaries[index].path)
+        return out
+
+    def _select(self, paths: list[Path]) -> None:
+        wanted = {Path(p).resolve() for p in paths}
+        self.table.blockSignals(True)
+        for row in range(self.table.rowCount()):
+            index = self.table.item(row, 0).data(INDEX_ROLE)
+            if Path(self._summaries[index].path).resolve() in wanted:
+                self.table.selectRow(row)
+        self.table.blockSignals(False)
+
+    def _update_highlight(self) -> None:
+        """Selected runs' curves are drawn thick and on top; the others faint."""
+        chosen = {Path(p).resolve() for p in self.selected_runs()}
+        for i, s in enumerate(self._summaries):
+            colour = pg.mkColor(PALETTE[i % len(PALETTE)])
+            on = not chosen or Path(s.path).resolve() in chosen
+            if not on:
+                colour.setAlpha(60)
+            width = 3.5 if chosen and on else 2
+            for curve in (self._acc_curves[i], self._loss_curves[i]):
+                pen = pg.mkPen(colour, width=width)
+                curve.setPen(pen)
+                curve.setSymbolPen(pen)
+                curve.setSymbolBrush(pg.mkBrush(colour))
+                curve.setZValue(10 if chosen and on else 0)
+
+    # ------------------------------------------------------------------------- mode comparison
+    def set_source(self, data_dir: Optional[str], backbone: Optional[str],
+                   runs_root: Optional[str | Path], overrides: Optional[dict] = None) -> None:
+        """What the "Compare modes" button trains on (the lead may bind an AppState instead)."""
+        self._source = ((str(data_dir), backbone, Path(runs_root), dict(overrides or {}))
+                        if data_dir and backbone and runs_root else None)
+        self._update_buttons()
+
+    def bind_state(self, state, runs_root: str | Path) -> None:
+        """Take data folder, backbone and settings from an AppState when the button is pressed."""
+        self._app_state, self._app_runs_root = state, Path(runs_root)
+        state.datasetChanged.connect(self._update_buttons)
+        state.choicesChanged.connect(self._update_buttons)
+        self._update_buttons()
+
+    def _current_source(self) -> Optional[tuple[str, str, Path, dict]]:
+        if self._app_state is not None and self._app_state.data_dir:
+            s = self._app_state
+            keep = {k: v for k, v in s.settings.items() if k in ("epochs", "batch_size", "seed",
+                                                                 "device", "val_fraction",
+                                                                 "test_fraction", "split_seed")}
+            return (s.data_dir, s.backbone, self._app_runs_root, keep)
+        return self._source
+
+    def _update_buttons(self) -> None:
+        running = self.runner.is_running()
+        self.compare_button.setEnabled(not running and self._current_source() is not None)
+        self.add_button.setEnabled(not running)
+        if self._current_source() is None and not running:
+            self.compare_button.setToolTip(self.tr("Choose a dataset and a backbone first; then "
+                                                   "this trains all three transfer modes on it "
+                                                   "and compares them here."))
+        else:
+            self.compare_button.setToolTip(self.tr(
+                "Train feature extraction, fine-tuning and from scratch on the same data and "
+                "backbone, one after the other, and compare them here."))
+
+    def _compare_clicked(self) -> None:
+        source = self._current_source()
+        if source is not None:
+            self.compare_modes(*source)
+
+    def is_running(self) -> bool:
+        return self.runner.is_running()
+
+    def compare_modes(self, data_dir: str | Path, backbone: str, runs_root: str | Path,
+                      overrides: Optional[dict] = None) -> None:
+        """Train the three modes one after the other in the background; runs join the table."""
+        self.progress_bar.setValue(0)
+        self.status.setText(self.tr("Comparing modes on %1 with %2…")
+                            .replace("%1", Path(data_dir).name or str(data_dir))
+                            .replace("%2", backbone))
+        self.running_row.show()
+        self.stop_button.setEnabled(True)
+        self.runner.start(compare_modes_job, str(data_dir), backbone, Path(runs_root),
+                          dict(overrides or {}))
+        self._update_buttons()
+
+    def stop(self) -> None:
+        """Stop the comparison at the next batch; finished runs stay."""
+        if self.runner.is_running():
+            self.stop_button.setEnabled(False)
+            self.status.setText(self.tr("Stopping…"))
+            self.runner.cancel()
+
+    def _on_progress(self, progress: Progress) -> None:
+        if progress.fraction is None:
+            self.progress_bar.setRange(0, 0)
+        else:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(int(round(progress.fraction * 1000)))
+        self.status.setText(progress.message)
+
+    def _on_event(self, name: str, payload: Any) -> None:
+        if name == "run_done":
+            self.add_runs([payload])
+
+    def _end(self, message: str) -> None:
+        self.running_row.hide()
+        self.progress_bar.setRange(0, 1000)
+        self.status.setText(message)
+        self._update_buttons()
+
+    def _on_finished(self, result: Any) -> None:
+        self._end(self.tr("Mode comparison finished: %1 runs.").replace(
+            "%1", str(len(result or []))))
+
+    def _on_cancelled(self, result: Any) -> None:
+        self._end(self.tr("Mode comparison stopped. Finished runs are kept."))
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self._end(self.tr("Mode comparison failed: ") + message)
+        self.status.setToolTip(details or message)
+
+    def shutdown(self) -> bool:
+        """Stop the background job and wait for it (call when the window closes)."""
+        return self.runner.shutdown()
