@@ -94,6 +94,19 @@ def main() -> None:
     settle(app)
     panel.grab().save(str(out / "6-cam.png"))
     print(out / "6-cam.png")
+    panel.close()
+    window.go_to(5)
+    val_folder = Path(window.state.dataset.split("val")[0].path).parent
+    window.predict_page.add_paths([str(val_folder)])
+    wait_until(app, lambda: not window.predict_page.is_running() and window.predict_page.predictions)
+    settle(app, 2.0)
+    shot("7-predict")
+    window.open_compare()
+    compare = window.compare_view
+    compare.resize(1280, 800)
+    settle(app)
+    compare.grab().save(str(out / "8-compare.png"))
+    print(out / "8-compare.png")
     window.close()
 
 
