@@ -111,6 +111,7 @@ def main() -> None:
               f"{'MET' if row['met'] else 'NOT MET'}), p99 {row['p99_stall_ms']} ms, "
               f"{row['ticks']} ticks over {row['training_seconds']} s, "
               f"best val accuracy {row['best_val_acc']}")
+    window.projects.dirty = False  # no unsaved-runs prompt in a script
     window.close()
     print(json.dumps(figures))
 

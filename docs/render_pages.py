@@ -107,6 +107,7 @@ def main() -> None:
     settle(app)
     compare.grab().save(str(out / "8-compare.png"))
     print(out / "8-compare.png")
+    window.projects.dirty = False  # no unsaved-runs prompt in a script
     window.close()
 
 

@@ -32,3 +32,4 @@ def tiny_backbone(tmp_path_factory):
 def color_dataset(tmp_path):
     """3 colour classes x 12 images, flat class-folder layout."""
     return make_color_dataset(tmp_path / "colors")
+

@@ -14,6 +14,7 @@ import torch  # noqa: E402,F401  (before PySide6, as the app does)
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
+from ui_helpers import forget_unsaved_runs  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
@@ -100,7 +101,7 @@ def test_an_unreadable_image_is_reported_not_crashing(qtbot, panel, tmp_path):
 def test_results_gallery_opens_the_cam_panel(qtbot, tmp_path, trained):
     window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
                         runs_root=tmp_path / "runs")
-    qtbot.addWidget(window)
+    qtbot.addWidget(window, before_close_func=forget_unsaved_runs)
     window.state.set_result(trained)
     path = trained.dataset.split("val")[0].path
     window.results_page.openInCam.emit(path, "red", "red")

@@ -79,6 +79,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.steps)
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
+        from .projects import ProjectController
+
+        self.projects = ProjectController(self, settings)
         self._build_menu()
         self.state.choicesChanged.connect(self._remember_choices)
         self.state.trainingChanged.connect(lambda _: self._update_navigation())
@@ -105,6 +108,8 @@ class MainWindow(QMainWindow):
 
     def _build_menu(self) -> None:
         file_menu = self.menuBar().addMenu(self.tr("&File"))
+        self.projects.add_actions(file_menu)
+        file_menu.addSeparator()
         open_action = QAction(self.tr("&Open dataset folder…"), self)
         open_action.setShortcut(QKeySequence.StandardKey.Open)
         open_action.triggered.connect(lambda: (self.go_to(0), self.data_page.choose_folder()))
@@ -221,6 +226,9 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.state.training and not self.projects.maybe_save():
+            event.ignore()
+            return
         if self.state.training:
             answer = QMessageBox.question(
                 self, self.tr("Training is running"),

@@ -235,6 +235,22 @@ class TrainPage(WizardPage):
         box.setObjectName("trainingFailedDialog")
         box.open()
 
+    def show_history(self, result: TrainingResult) -> None:
+        """Show a finished run's curves (a reopened project), without training."""
+        self.plots.clear()
+        for metrics in result.history:
+            self.plots.add_epoch(metrics)
+        self.plots.flush()
+        self.run_dir = result.run_dir
+        self._epochs = result.config.epochs
+        if result.history:
+            self.labels["epoch"].setText(f"{len(result.history)}/{result.config.epochs}")
+        if result.best:
+            self.labels["best"].setText(f"{result.best['val_acc']:.1%}")
+        self.folder_label.setText(self.tr("Run folder: {path}").format(path=result.run_dir))
+        self.append_log(self.tr("Opened run {path}").format(path=result.run_dir))
+        self._set_running(False)
+
     def shutdown(self) -> None:
         """Window closing: stop without scoring, and wait for the thread to end."""
         self._closing = True

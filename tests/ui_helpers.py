@@ -1,0 +1,7 @@
+"""Helpers shared by the Qt tests."""
+
+
+def forget_unsaved_runs(window) -> None:
+    """pytest-qt closes its widgets before fixtures finish: skip the unsaved-runs prompt then
+    (give it as `qtbot.addWidget(window, before_close_func=forget_unsaved_runs)`)."""
+    window.projects.dirty = False

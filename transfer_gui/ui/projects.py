@@ -1,0 +1,164 @@
+"""File > New / Open / Save / Save As: a project is a dataset and its runs (core/project.py).
+
+Reopening shows the last run's results, curves and CAM panel again without retraining; a dataset
+folder that moved is asked for. Closing with unsaved runs asks first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QObject, QSettings, QStandardPaths
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
+
+from transfer_gui.core.errors import UserError
+from transfer_gui.core.project import PROJECT_SUFFIX, Project, load_project, save_project
+from transfer_gui.core.run_result import load_run_result
+
+RECENT_KEY = "projects/recent"
+MAX_RECENT = 8
+
+
+class ProjectController(QObject):
+    """Owns the current project file, its runs and the unsaved-changes state of a main window."""
+
+    def __init__(self, window: QMainWindow, settings: QSettings) -> None:
+        super().__init__(window)
+        self.window, self.settings = window, settings
+        self.path: Optional[Path] = None
+        self.runs: list[Path] = []
+        self.dirty = False
+        window.train_page.trainingFinished.connect(self._on_run_finished)
+
+    # -- menu ---------------------------------------------------------------------------------
+    def add_actions(self, menu: QMenu) -> None:
+        for text, key, slot in ((self.tr("&New project"), QKeySequence.StandardKey.New, self.new),
+                                (self.tr("Open &project…"), None, self.open),
+                                (self.tr("&Save project"), QKeySequence.StandardKey.Save, self.save),
+                                (self.tr("Save project &as…"), QKeySequence.StandardKey.SaveAs,
+                                 self.save_as)):
+            action = QAction(text, self.window)
+            if key is not None:
+                action.setShortcut(key)
+            action.triggered.connect(lambda _=False, s=slot: s())
+            menu.addAction(action)
+        self.recent_menu = menu.addMenu(self.tr("Open &recent project"))
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open(p))
+        self.recent_menu.setEnabled(bool(self.recent()))
+
+    def recent(self) -> list[str]:
+        paths = self.settings.value(RECENT_KEY, []) or []
+        return [p for p in ([paths] if isinstance(paths, str) else list(paths)) if Path(p).is_file()]
+
+    def _remember(self, path: Path) -> None:
+        paths = [str(path)] + [p for p in self.recent() if p != str(path)]
+        self.settings.setValue(RECENT_KEY, paths[:MAX_RECENT])
+
+    # -- state ----------------------------------------------------------------------------------
+    def _on_run_finished(self, result) -> None:
+        if result is not None and result.best is not None:
+            self.runs.append(Path(result.run_dir))
+            self.dirty = True
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to discard the current project (saved, or the user said so)."""
+        if not self.dirty:
+            return True
+        answer = QMessageBox.question(
+            self.window, self.tr("Unsaved runs"),
+            self.tr("This project has runs that are not saved in a project file. Save them?"),
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new(self) -> None:
+        if self.window.state.training or not self.maybe_save():
+            return
+        self.path, self.runs, self.dirty = None, [], False
+        self.window.state.set_result(None)
+        self.window.state.set_dataset(None, None)
+        self.window.go_to(0)
+
+    def save(self) -> bool:
+        return self.save_to(self.path) if self.path else self.save_as()
+
+    def save_as(self) -> bool:
+        start = str(self.path or Path(self.window.state.data_dir or ".").parent / f"project{PROJECT_SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self.window, self.tr("Save project"), start,
+                                              self.tr("Transfer GUI project (*{s})").format(s=PROJECT_SUFFIX))
+        return self.save_to(Path(path)) if path else False
+
+    def save_to(self, path: Path) -> bool:
+        path = Path(path)
+        if path.suffix != PROJECT_SUFFIX:
+            path = path.with_suffix(PROJECT_SUFFIX)
+        data_dir = self.window.state.data_dir
+        try:
+            save_project(path, Project(path.stem, Path(data_dir) if data_dir else None, list(self.runs)))
+        except UserError as exc:
+            QMessageBox.warning(self.window, self.tr("Save project"), str(exc))
+            return False
+        self.path, self.dirty = path, False
+        self._remember(path)
+        self.window.statusBar().showMessage(self.tr("Saved {p}").format(p=path), 5000)
+        return True
+
+    def open(self, path: Optional[str] = None) -> bool:
+        if self.window.state.training or not self.maybe_save():
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.window, self.tr("Open project"), "",
+                self.tr("Transfer GUI project (*{s})").format(s=PROJECT_SUFFIX))
+            if not path:
+                return False
+        try:
+            project = load_project(path, self._extract_folder(Path(path)))
+            if project.dataset_missing and not self._relocate(project):
+                return False
+        except UserError as exc:
+            QMessageBox.warning(self.window, self.tr("Open project"), str(exc))
+            return False
+        self.path, self.runs, self.dirty = Path(path), list(project.runs), False
+        self._remember(Path(path))
+        self._show(project)
+        return True
+
+    def _extract_folder(self, path: Path) -> Path:
+        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+        key = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
+        return Path(base) / "projects" / key
+
+    def _relocate(self, project: Project) -> bool:
+        QMessageBox.information(self.window, self.tr("Dataset moved"), self.tr(
+            "The project's dataset folder {p} is not there any more. Choose where it is now.")
+            .format(p=project.dataset_dir))
+        new = QFileDialog.getExistingDirectory(self.window, self.tr("Where is the dataset now?"))
+        if not new:
+            return False
+        project.relocate_dataset(new)
+        return True
+
+    def _show(self, project: Project) -> None:
+        """Restore the dataset view and the last run's results, curves and CAM panel."""
+        window = self.window
+        if project.dataset_dir:
+            window.data_page.open_folder(str(project.dataset_dir))
+        else:
+            window.state.set_dataset(None, None)
+        result = load_run_result(project.runs[-1]) if project.runs else None
+        if result is not None:
+            window.train_page.show_history(result)
+        window.state.set_result(result)
+        window.setWindowTitle(self.tr("Transfer GUI – {name}").format(name=project.name))
