@@ -19,6 +19,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     multiprocessing.freeze_support()
     ensure_streams()
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "--self-test":
+        return _self_test(args[1:])
     if not args:
         import torch  # noqa: F401  (before PySide6: the other order breaks torch's DLLs on Windows)
 
@@ -28,6 +30,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from transfer_gui.cli import main as cli_main
 
     return cli_main(args)
+
+
+def _self_test(args: Sequence[str]) -> int:
+    """`--self-test [--report PATH] [--timeout SECONDS]` (see transfer_gui.self_test)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="transfer-gui --self-test", description=(
+        "Open the main window, train one epoch and compute one Grad-CAM on a generated dataset; "
+        "exit 0 when every step passed."))
+    parser.add_argument("--report", help="write the JSON report here (windowed builds: required "
+                        "to see anything, they have no console)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds the training may take")
+    options = parser.parse_args(list(args))
+    from transfer_gui.self_test import run_self_test
+
+    return run_self_test(options.report, timeout_s=options.timeout)
 
 
 if __name__ == "__main__":
