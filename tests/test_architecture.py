@@ -26,3 +26,24 @@ def test_training_from_the_cli_loads_no_qt_module():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_worker_processes_so_frozen_builds_need_no_special_case():
+    """Frozen builds cannot re-run the app as a DataLoader/multiprocessing worker safely; the app
+    decodes in threads instead. Keep it so (or default workers to 0 when sys.frozen)."""
+    offenders = []
+    for path in (ROOT / "transfer_gui").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for needle in ("DataLoader(", "ProcessPoolExecutor", "multiprocessing.Pool", "Process("):
+            if needle in text:
+                offenders.append(f"{path.relative_to(ROOT)}: {needle}")
+    assert offenders == []
+
+
+def test_freeze_support_comes_first_in_the_entry_points():
+    for path in (ROOT / "packaging" / "entry.py", ROOT / "transfer_gui" / "launcher.py"):
+        text = path.read_text(encoding="utf-8")
+        body = text[text.index("def main(") if "def main(" in text else text.index("__main__"):]
+        first_call = next(line.strip() for line in body.splitlines()[1:]
+                          if line.strip() and not line.strip().startswith(("#", '"""')))
+        assert first_call == "multiprocessing.freeze_support()", (path, first_call)

@@ -75,3 +75,33 @@ def test_a_command_runs_the_cli_without_qt(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "TORCH_HOME": str(tmp_path)})
     assert proc.returncode == 0 and "qt []" in proc.stdout and "efficientnet_lite0" in proc.stdout
+
+
+def test_a_project_file_argument_opens_the_app_with_it(monkeypatch):
+    from transfer_gui import launcher
+    from transfer_gui.ui import app
+
+    opened = []
+    monkeypatch.setattr(app, "run_app", lambda project=None: opened.append(project) or 0)
+    assert launcher.main(["C:\\Users\\me\\Cells.TGPROJ"]) == 0
+    assert opened == ["C:\\Users\\me\\Cells.TGPROJ"]
+    assert not launcher.is_project_file(["cells.tgproj", "--x"])
+    assert not launcher.is_project_file(["train"])
+
+
+def test_the_window_opens_a_project_given_at_start_and_by_a_file_open_event(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    from transfer_gui.core.project import Project, save_project
+    from transfer_gui.ui.app import open_main_window
+
+    first = save_project(tmp_path / "first.tgproj", Project("first"))
+    second = save_project(tmp_path / "second.tgproj", Project("second"))
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = open_main_window(str(first), settings)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.projects.path == first, timeout=5000)
+    QApplication.sendEvent(QApplication.instance(), QFileOpenEvent(str(second)))  # macOS Finder
+    assert window.projects.path == second

@@ -15,18 +15,23 @@ def ensure_streams() -> None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
 
 
+def is_project_file(args: Sequence[str]) -> bool:
+    """One `.tgproj` path: a file manager opened a project with the app (Windows passes "%1")."""
+    return len(args) == 1 and args[0].lower().endswith(".tgproj")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     multiprocessing.freeze_support()
     ensure_streams()
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "--self-test":
         return _self_test(args[1:])
-    if not args:
+    if not args or is_project_file(args):
         import torch  # noqa: F401  (before PySide6: the other order breaks torch's DLLs on Windows)
 
         from transfer_gui.ui.app import run_app
 
-        return run_app()
+        return run_app(project=args[0] if args else None)
     from transfer_gui.cli import main as cli_main
 
     return cli_main(args)

@@ -7,14 +7,18 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch  # noqa: F401  (imported before PySide6: the other order breaks torch's DLLs on Windows)
-from PySide6.QtCore import QLibraryInfo, QLocale, QSettings, QTranslator
+from PySide6.QtCore import QEvent, QLibraryInfo, QLocale, QObject, QSettings, QTimer, QTranslator
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from transfer_gui.core.project import PROJECT_SUFFIX
 from transfer_gui.core.runtime import tune_memory_allocator
 
 ORGANIZATION = "transfer_gui"
 APPLICATION = "Transfer GUI"
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "resources" / "translations"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"  # in a frozen build: the bundle root
+TRANSLATIONS = RESOURCES / "translations"
+APP_ICON = RESOURCES / "icons" / "generated" / "app-256.png"
 
 
 def install_translators(app: QApplication, locale: Optional[QLocale] = None) -> list[QTranslator]:
@@ -35,15 +39,42 @@ def create_app(argv: Optional[Sequence[str]] = None) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
+    if APP_ICON.is_file():
+        app.setWindowIcon(QIcon(str(APP_ICON)))
     install_translators(app)
     return app
 
 
-def run_app(argv: Optional[Sequence[str]] = None) -> int:
-    tune_memory_allocator()
-    app = create_app(argv)
+class ProjectFileOpener(QObject):
+    """Opens project files that macOS hands over as FileOpen events (a double-click in Finder
+    sends no command-line argument)."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and event.file().lower().endswith(PROJECT_SUFFIX):
+            self.window.projects.open(event.file())
+            return True
+        return False
+
+
+def open_main_window(project: Optional[str] = None, settings: Optional[QSettings] = None):
+    """Show the main window; open `project` (a .tgproj path) once the event loop runs."""
     from .main_window import MainWindow
 
-    window = MainWindow(QSettings())
+    window = MainWindow(settings if settings is not None else QSettings())
     window.show()
+    QApplication.instance().installEventFilter(ProjectFileOpener(window))
+    if project:
+        QTimer.singleShot(0, window, lambda: window.projects.open(project))
+    return window
+
+
+def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None) -> int:
+    """The event loop of the desktop app; `project` is a file the user opened the app with."""
+    tune_memory_allocator()
+    app = create_app(argv)
+    window = open_main_window(project)  # noqa: F841  (kept alive for the event loop)
     return app.exec()

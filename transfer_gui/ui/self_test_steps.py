@@ -52,6 +52,8 @@ def run_window_steps(report: Any, work: Path, timeout_s: float = 600.0) -> None:
         QCoreApplication.processEvents()
         detail.update(platform=QGuiApplication.platformName(), visible=window.isVisible(),
                       size=[window.width(), window.height()])
+        if app.windowIcon().isNull():  # resources/ missing or misplaced in a frozen build
+            raise RuntimeError("the application icon did not load from resources/icons")
     try:
         _run_steps(report, window, work, timeout_s)
     finally:
