@@ -1,29 +1,29 @@
 """Compare view: a sortable table of run folders and their validation curves overlaid.
 
 `set_runs` reads each run folder's summary (small JSON files, cheap enough for the GUI thread).
-"Compare modes" trains feature extraction, fine-tuning and from scratch on the same data and
-backbone, one after the other, in one background job (`compare_modes_job`); each finished run
-joins the table as soon as it is written.
+Bound to an AppState (`bind_state`), it lists the project's runs and stays in step with them.
+"Compare modes" (compare_modes.py) trains feature extraction, fine-tuning and from scratch on the
+same data and backbone, one after the other; each finished run joins the table as soon as it is
+written, and `runTrained` announces it so that it joins the project.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QProgressBar, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from transfer_gui.core.compare import RunSummary, load_run_summary
-from transfer_gui.core.errors import Cancelled, UserError
-from transfer_gui.core.jobs import Progress
-from transfer_gui.core.training.config import (FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH,
-                                               MODES, TrainConfig)
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.core.errors import UserError
+from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
+from transfer_gui.ui.compare_modes import ModeComparison, compare_modes_job
+
+__all__ = ["CompareView", "compare_modes_job"]
 
 # One colour per run (matplotlib's tab10), reused cyclically.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -31,49 +31,6 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the number a column sorts by
 INDEX_ROLE = Qt.ItemDataRole.UserRole + 2  # the run's index in summaries()
-
-
-def _unique_dir(root: Path, name: str) -> Path:
-    path, n = root / name, 2
-    while path.exists():
-        path, n = root / f"{name}-{n}", n + 1
-    return path
-
-
-def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path,
-                      overrides: Optional[dict[str, Any]] = None) -> list[Path]:
-    """Runs in the worker thread: one training run per mode, same data and backbone.
-
-    Emits ("run_done", run_dir) after each run; honours `state.cancel` between and within runs
-    (a run stopped midway is still reported, with the epochs it finished). Returns the run dirs.
-    """
-    overrides = dict(overrides or {})
-    from transfer_gui.core.training.engine import train_run
-
-    root = Path(runs_root)
-    root.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    configs = [TrainConfig.for_mode(str(data_dir), mode, backbone=backbone, **overrides)
-               for mode in MODES]  # every config is checked before the first run starts
-    done: list[Path] = []
-    for i, config in enumerate(configs):
-        state.cancel.raise_if_cancelled()
-        label = config.mode.replace("_", " ")
-        start, end = i / len(configs), (i + 1) / len(configs)
-
-        def report(p: Progress, label=label, start=start, end=end, i=i) -> None:
-            fraction = None if p.fraction is None else start + (end - start) * p.fraction
-            state.progress(Progress(fraction, f"{label} ({i + 1}/{len(configs)}): {p.message}",
-                                    p.eta_seconds, p.stage, p.done, p.total))
-
-        report(Progress(0.0, "starting"))
-        run_dir = _unique_dir(root, f"{stamp}_{backbone}_{config.mode}")
-        result = train_run(config, run_dir, progress=report, cancel=state.cancel)
-        done.append(Path(result.run_dir) if getattr(result, "run_dir", None) else run_dir)
-        state.emit("run_done", done[-1])
-        if state.cancel.cancelled or getattr(result, "cancelled", False):
-            raise Cancelled()
-    return done
 
 
 class _Item(QTableWidgetItem):
@@ -90,10 +47,11 @@ class _Item(QTableWidgetItem):
         return self.text().lower() < other.text().lower()
 
 
-class CompareView(QWidget):
+class CompareView(ModeComparison, QWidget):
     """Table of runs plus overlaid validation accuracy and loss curves; runs mode comparisons."""
 
     runsChanged = Signal(list)  # list[Path] of the runs shown
+    runTrained = Signal(object)  # TrainingResult of a run Compare modes finished with a model
 
     COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "batch", "augmentation",
                "best_val_acc", "macro_f1", "time")
@@ -103,15 +61,10 @@ class CompareView(QWidget):
         self._summaries: list[RunSummary] = []
         self._acc_curves: list[pg.PlotDataItem] = []
         self._loss_curves: list[pg.PlotDataItem] = []
-        self._source: Optional[tuple[str, str, Path, dict]] = None
         self._app_state = None
         self._app_runs_root: Optional[Path] = None
-        self.runner = TaskRunner(self)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.event.connect(self._on_event)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.cancelled.connect(self._on_cancelled)
-        self.runner.failed.connect(self._on_failed)
+        self._project_keys: set[Path] = set()  # the project's runs when last listed
+        self._init_mode_comparison()
         self._build()
         self._refresh()
 
@@ -135,31 +88,10 @@ class CompareView(QWidget):
         self.clear_button.setToolTip(self.tr("Remove every run from the comparison "
                                              "(the run folders are kept)."))
         self.clear_button.clicked.connect(lambda: self.set_runs([]))
-        self.compare_button = QPushButton(self.tr("Compare modes"))
-        self.compare_button.setToolTip(self.tr(
-            "Train feature extraction, fine-tuning and from scratch on the same data and "
-            "backbone, one after the other, and compare them here."))
-        self.compare_button.setDefault(True)
-        self.compare_button.clicked.connect(self._compare_clicked)
         for button in (self.add_button, self.clear_button, self.compare_button):
             bar.addWidget(button)
         layout.addLayout(bar)
 
-        running = QHBoxLayout()
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setTextVisible(True)
-        self.progress_bar.setFormat("%p%")
-        self.progress_bar.setToolTip(self.tr("Progress of the mode comparison (all three runs)."))
-        self.stop_button = QPushButton(self.tr("Stop"))
-        self.stop_button.setToolTip(self.tr("Stop the comparison; runs already finished stay "
-                                            "in the table."))
-        self.stop_button.clicked.connect(self.stop)
-        running.addWidget(self.progress_bar, 1)
-        running.addWidget(self.stop_button)
-        self.running_row = QWidget()
-        self.running_row.setLayout(running)
-        running.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.running_row)
 
         self.status = QLabel()
@@ -423,100 +355,28 @@ class CompareView(QWidget):
                 curve.setSymbolBrush(pg.mkBrush(colour))
                 curve.setZValue(10 if chosen and on else 0)
 
-    # ------------------------------------------------------------------------- mode comparison
-    def set_source(self, data_dir: Optional[str], backbone: Optional[str],
-                   runs_root: Optional[str | Path], overrides: Optional[dict] = None) -> None:
-        """What the "Compare modes" button trains on (the lead may bind an AppState instead)."""
-        self._source = ((str(data_dir), backbone, Path(runs_root), dict(overrides or {}))
-                        if data_dir and backbone and runs_root else None)
-        self._update_buttons()
-
+    # ------------------------------------------------------------------------- the project
     def bind_state(self, state, runs_root: str | Path) -> None:
-        """Take data folder, backbone and settings from an AppState when the button is pressed."""
+        """List an AppState's project runs (kept in step as runs join or a project opens), and
+        take data folder, backbone and settings from it when Compare modes is pressed."""
         self._app_state, self._app_runs_root = state, Path(runs_root)
         state.datasetChanged.connect(self._update_buttons)
         state.choicesChanged.connect(self._update_buttons)
+        state.runsChanged.connect(self.show_project_runs)
         self._update_buttons()
 
-    def _current_source(self) -> Optional[tuple[str, str, Path, dict]]:
-        if self._app_state is not None and self._app_state.data_dir:
-            s = self._app_state
-            keep = {k: v for k, v in s.settings.items() if k in ("epochs", "batch_size", "seed",
-                                                                 "device", "val_fraction",
-                                                                 "test_fraction", "split_seed")}
-            return (s.data_dir, s.backbone, self._app_runs_root, keep)
-        return self._source
+    def show_project_runs(self) -> None:
+        """Show the project's runs in order, then the run folders added by hand; the runs of a
+        project that is no longer open are dropped."""
+        if self._app_state is None:
+            return
+        project = [Path(p) for p in self._app_state.runs]
+        keys = {_key(p) for p in project}
+        extra = [s.path for s in self._summaries
+                 if _key(s.path) not in keys and _key(s.path) not in self._project_keys]
+        self._project_keys = keys
+        self.set_runs(project + extra)
 
-    def _update_buttons(self) -> None:
-        running = self.runner.is_running()
-        self.compare_button.setEnabled(not running and self._current_source() is not None)
-        self.add_button.setEnabled(not running)
-        if self._current_source() is None and not running:
-            self.compare_button.setToolTip(self.tr("Choose a dataset and a backbone first; then "
-                                                   "this trains all three transfer modes on it "
-                                                   "and compares them here."))
-        else:
-            self.compare_button.setToolTip(self.tr(
-                "Train feature extraction, fine-tuning and from scratch on the same data and "
-                "backbone, one after the other, and compare them here."))
 
-    def _compare_clicked(self) -> None:
-        source = self._current_source()
-        if source is not None:
-            self.compare_modes(*source)
-
-    def is_running(self) -> bool:
-        return self.runner.is_running()
-
-    def compare_modes(self, data_dir: str | Path, backbone: str, runs_root: str | Path,
-                      overrides: Optional[dict] = None) -> None:
-        """Train the three modes one after the other in the background; runs join the table."""
-        self.progress_bar.setValue(0)
-        self.status.setText(self.tr("Comparing modes on %1 with %2…")
-                            .replace("%1", Path(data_dir).name or str(data_dir))
-                            .replace("%2", backbone))
-        self.running_row.show()
-        self.stop_button.setEnabled(True)
-        self.runner.start(compare_modes_job, str(data_dir), backbone, Path(runs_root),
-                          dict(overrides or {}))
-        self._update_buttons()
-
-    def stop(self) -> None:
-        """Stop the comparison at the next batch; finished runs stay."""
-        if self.runner.is_running():
-            self.stop_button.setEnabled(False)
-            self.status.setText(self.tr("Stopping…"))
-            self.runner.cancel()
-
-    def _on_progress(self, progress: Progress) -> None:
-        if progress.fraction is None:
-            self.progress_bar.setRange(0, 0)
-        else:
-            self.progress_bar.setRange(0, 1000)
-            self.progress_bar.setValue(int(round(progress.fraction * 1000)))
-        self.status.setText(progress.message)
-
-    def _on_event(self, name: str, payload: Any) -> None:
-        if name == "run_done":
-            self.add_runs([payload])
-
-    def _end(self, message: str) -> None:
-        self.running_row.hide()
-        self.progress_bar.setRange(0, 1000)
-        self.status.setText(message)
-        self._update_buttons()
-
-    def _on_finished(self, result: Any) -> None:
-        self._end(self.tr("Mode comparison finished: %1 runs.").replace(
-            "%1", str(len(result or []))))
-
-    def _on_cancelled(self, result: Any) -> None:
-        self._end(self.tr("Mode comparison stopped. Finished runs are kept."))
-
-    def _on_failed(self, message: str, details: str) -> None:
-        self._end(self.tr("Mode comparison failed: ") + message)
-        self.status.setToolTip(details or message)
-
-    def shutdown(self) -> bool:
-        """Stop the background job and wait for it (call when the window closes)."""
-        return self.runner.shutdown()
+def _key(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()

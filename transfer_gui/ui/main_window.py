@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
 
     # -- the CAM panel -------------------------------------------------------------------------
     def open_in_cam(self, path: str, target: Optional[str] = None) -> None:
-        """Explain `path` with the last trained model in the CAM panel (a window of its own)."""
+        """Explain `path` with the selected run's model in the CAM panel (a window of its own)."""
         result = self.state.result
         if result is None or not (result.run_dir / "model.pt").is_file():
             self.statusBar().showMessage(self.tr("Train a model first to see where it looks."), 5000)
@@ -190,7 +190,8 @@ class MainWindow(QMainWindow):
         self.cam_panel.explain(path, target)
 
     def open_compare(self) -> None:
-        """The Compare window over every run in the runs folder."""
+        """The Compare window over the project's runs (and any run folder added there); runs
+        that its Compare modes trains join the project."""
         from .compare_view import CompareView
 
         if self.compare_view is None:
@@ -199,10 +200,8 @@ class MainWindow(QMainWindow):
             self.compare_view.setWindowTitle(self.tr("Compare runs"))
             self.compare_view.resize(1200, 720)
             self.compare_view.bind_state(self.state, self.train_page.runs_root)
-        root = self.train_page.runs_root
-        runs = sorted(p for p in root.glob("*") if (p / "config.json").is_file()) \
-            if root.is_dir() else []
-        self.compare_view.set_runs(runs)
+            self.compare_view.runTrained.connect(self.projects.add_run)
+        self.compare_view.show_project_runs()
         self.compare_view.show()
 
     def _remember_choices(self) -> None:

@@ -1,5 +1,7 @@
 """File > New / Open / Save / Save As: a project is a dataset and its runs (core/project.py).
 
+The runs themselves live in the AppState (`state.runs`), where the Results page's run picker and
+the Compare window read them; runs finished on the Train page and by Compare modes join them.
 Reopening shows the last run's results, curves and CAM panel again without retraining; a dataset
 folder that moved is asked for. Closing with unsaved runs asks first.
 """
@@ -16,7 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.project import PROJECT_SUFFIX, Project, load_project, save_project
-from transfer_gui.core.run_result import load_run_result
+from transfer_gui.core.training.engine import TrainingResult
 
 RECENT_KEY = "projects/recent"
 MAX_RECENT = 8
@@ -29,9 +31,13 @@ class ProjectController(QObject):
         super().__init__(window)
         self.window, self.settings = window, settings
         self.path: Optional[Path] = None
-        self.runs: list[Path] = []
         self.dirty = False
-        window.train_page.trainingFinished.connect(self._on_run_finished)
+        window.train_page.trainingFinished.connect(self.add_run)
+
+    @property
+    def runs(self) -> list[Path]:
+        """The project's run folders, oldest first (kept in the window's AppState)."""
+        return self.window.state.runs
 
     # -- menu ---------------------------------------------------------------------------------
     def add_actions(self, menu: QMenu) -> None:
@@ -64,10 +70,23 @@ class ProjectController(QObject):
         self.settings.setValue(RECENT_KEY, paths[:MAX_RECENT])
 
     # -- state ----------------------------------------------------------------------------------
-    def _on_run_finished(self, result) -> None:
+    def add_run(self, result: Optional[TrainingResult]) -> None:
+        """A run finished (Train page or Compare modes): it joins the project and is selected.
+
+        A run that saved no model (stopped before its first epoch ended) is left out.
+        """
         if result is not None and result.best is not None:
-            self.runs.append(Path(result.run_dir))
+            self.window.state.add_run(result)
             self.dirty = True
+
+    def _busy(self) -> bool:
+        """True while training (Train page or Compare modes) could still add runs."""
+        compare = getattr(self.window, "compare_view", None)
+        busy = self.window.state.training or (compare is not None and compare.is_running())
+        if busy:
+            self.window.statusBar().showMessage(
+                self.tr("Stop training before opening or starting another project."), 5000)
+        return busy
 
     def maybe_save(self) -> bool:
         """True when it is fine to discard the current project (saved, or the user said so)."""
@@ -83,9 +102,10 @@ class ProjectController(QObject):
         return answer == QMessageBox.StandardButton.Discard
 
     def new(self) -> None:
-        if self.window.state.training or not self.maybe_save():
+        if self._busy() or not self.maybe_save():
             return
-        self.path, self.runs, self.dirty = None, [], False
+        self.path, self.dirty = None, False
+        self.window.state.set_runs([])
         self.window.state.set_result(None)
         self.window.state.set_dataset(None, None)
         self.window.go_to(0)
@@ -115,7 +135,7 @@ class ProjectController(QObject):
         return True
 
     def open(self, path: Optional[str] = None) -> bool:
-        if self.window.state.training or not self.maybe_save():
+        if self._busy() or not self.maybe_save():
             return False
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
@@ -130,7 +150,8 @@ class ProjectController(QObject):
         except UserError as exc:
             QMessageBox.warning(self.window, self.tr("Open project"), str(exc))
             return False
-        self.path, self.runs, self.dirty = Path(path), list(project.runs), False
+        self.path, self.dirty = Path(path), False
+        self.window.state.set_runs(project.runs)
         self._remember(Path(path))
         self._show(project)
         return True
@@ -151,14 +172,19 @@ class ProjectController(QObject):
         return True
 
     def _show(self, project: Project) -> None:
-        """Restore the dataset view and the last run's results, curves and CAM panel."""
+        """Restore the dataset view and select the last run: its results, curves (the Train page
+        follows the selected run) and CAM panel; the Results page's picker lists the others."""
         window = self.window
         if project.dataset_dir:
             window.data_page.open_folder(str(project.dataset_dir))
         else:
             window.state.set_dataset(None, None)
-        result = load_run_result(project.runs[-1]) if project.runs else None
-        if result is not None:
-            window.train_page.show_history(result)
-        window.state.set_result(result)
+        try:
+            if project.runs:
+                window.state.select_run(project.runs[-1])
+            else:
+                window.state.set_result(None)
+        except UserError as exc:
+            window.state.set_result(None)
+            QMessageBox.warning(window, self.tr("Open project"), str(exc))
         window.setWindowTitle(self.tr("Transfer GUI – {name}").format(name=project.name))

@@ -1,4 +1,5 @@
-"""The wizard's shared state: what the user chose, the scanned dataset, and the last run.
+"""The wizard's shared state: what the user chose, the scanned dataset, the project's runs and
+the run being looked at.
 
 Pages read and write it; its signals keep the other pages in step (napari's pattern: a model that
 emits, views bound to it). It holds no widgets.
@@ -7,12 +8,13 @@ emits, views bound to it). It holds no widgets.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from PySide6.QtCore import QObject, Signal
 
 from transfer_gui.core.data import DatasetScan
 from transfer_gui.core.models import DEFAULT_BACKBONE
+from transfer_gui.core.run_result import load_run_result
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, TrainConfig
 from transfer_gui.core.training.engine import TrainingResult
 
@@ -20,7 +22,8 @@ from transfer_gui.core.training.engine import TrainingResult
 class AppState(QObject):
     datasetChanged = Signal()  # data_dir and/or dataset changed
     choicesChanged = Signal()  # backbone, mode or a setting changed
-    resultChanged = Signal()  # a run finished (or was cleared)
+    resultChanged = Signal()  # the selected run changed: one finished, was chosen, or cleared
+    runsChanged = Signal()  # the project's list of runs changed
     trainingChanged = Signal(bool)  # True while a training job runs
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
@@ -30,7 +33,9 @@ class AppState(QObject):
         self.backbone: str = DEFAULT_BACKBONE
         self.mode: str = FEATURE_EXTRACTION
         self.settings: dict[str, Any] = {}  # overrides of the mode's defaults (TrainConfig fields)
-        self.result: Optional[TrainingResult] = None
+        self.result: Optional[TrainingResult] = None  # the selected run
+        self.runs: list[Path] = []  # the project's run folders, oldest first
+        self._run_results: dict[Path, TrainingResult] = {}  # loaded (or trained) runs, by folder
         self.training = False
 
     def set_dataset(self, data_dir: Optional[str], dataset: Optional[DatasetScan]) -> None:
@@ -56,6 +61,57 @@ class AppState(QObject):
     def set_result(self, result: Optional[TrainingResult]) -> None:
         self.result = result
         self.resultChanged.emit()
+
+    # -- the project's runs ---------------------------------------------------------------------
+    def set_runs(self, runs: Sequence[str | Path]) -> None:
+        """Replace the project's runs (a project was opened, or a new one started)."""
+        self.runs = [Path(r) for r in runs]
+        self._run_results.clear()
+        self.runsChanged.emit()
+
+    def add_run(self, result: TrainingResult, select: bool = True) -> None:
+        """Add a finished run to the project (once) and, by default, select it."""
+        path = Path(result.run_dir)
+        if self.run_index(path) is None:
+            self.runs.append(path)
+        self._run_results[_key(path)] = result
+        self.runsChanged.emit()
+        if select and self.result is not result:
+            self.set_result(result)
+
+    def run_index(self, run_dir: Optional[str | Path]) -> Optional[int]:
+        """The position of `run_dir` in `runs`, or None when it is not one of them."""
+        if run_dir is None:
+            return None
+        key = _key(run_dir)
+        return next((i for i, run in enumerate(self.runs) if _key(run) == key), None)
+
+    def selected_index(self) -> Optional[int]:
+        """The position of the selected run in `runs` (None when nothing, or another, is shown)."""
+        return self.run_index(self.result.run_dir) if self.result is not None else None
+
+    def run_result(self, run_dir: str | Path) -> TrainingResult:
+        """The TrainingResult of a run folder: the one training returned, else read from the
+        folder once (core/run_result.py, as reopening a project does).
+
+        Raises:
+            UserError: The folder is not a readable run folder.
+        """
+        key = _key(run_dir)
+        if key not in self._run_results:
+            self._run_results[key] = load_run_result(run_dir)
+        return self._run_results[key]
+
+    def select_run(self, run_dir: str | Path) -> TrainingResult:
+        """Show `run_dir`'s results everywhere that follows the selected run.
+
+        Raises:
+            UserError: The folder is not a readable run folder (the selection is unchanged).
+        """
+        result = self.run_result(run_dir)
+        if result is not self.result:
+            self.set_result(result)
+        return result
 
     def set_training(self, running: bool) -> None:
         self.training = running
@@ -83,3 +139,8 @@ class AppState(QObject):
 
         base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
         return Path(base) / "runs"
+
+
+def _key(path: str | Path) -> Path:
+    """A run folder's identity: the same folder however it was spelled."""
+    return Path(path).expanduser().resolve()

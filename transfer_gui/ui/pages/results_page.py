@@ -1,7 +1,9 @@
 """Step 5, Results: headline scores, the confusion matrix, per-class scores and the mistakes.
 
-Everything below the headline follows the split selector. Clicking a matrix cell lists that
-cell's images in a gallery (thumbnails load off the GUI thread, see `gallery.ImageGallery`).
+It shows the selected run (`state.result`); when the project holds several runs, the "Run:"
+picker in the header chooses which (`run_picker.RunPicker`). Everything below the headline
+follows the split selector. Clicking a matrix cell lists that cell's images in a gallery
+(thumbnails load off the GUI thread, see `gallery.ImageGallery`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout
 
 from ..confusion import ConfusionMatrixView
 from ..gallery import Entry, ImageGallery
+from ..run_picker import RunPicker
 from ..state import AppState
 from .base import WizardPage
 
@@ -59,6 +62,7 @@ class ResultsPage(WizardPage):
         self.details = QLabel(wordWrap=True)
         self.note = QLabel(wordWrap=True)
         self.note.setStyleSheet("color: #b35900;")
+        self.run_picker = RunPicker(state)
         self.split_combo = QComboBox()
         self.split_combo.setToolTip(self.tr("Which images the views below are computed on"))
         self.split_combo.currentIndexChanged.connect(self._on_split_changed)
@@ -95,13 +99,20 @@ class ResultsPage(WizardPage):
             lay.addWidget(widget, stretch)
             return box
 
+        # The header stays above the stack, so the run picker is there even for a run with no
+        # scores to show (then only the split selector and the texts are hidden).
         top = QHBoxLayout()
         text = QVBoxLayout()
         for w in (self.headline, self.details, self.note):
             text.addWidget(w)
         top.addLayout(text, 1)
-        top.addWidget(QLabel(self.tr("Show split:")), 0, Qt.AlignmentFlag.AlignTop)
-        top.addWidget(self.split_combo, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.run_picker, 0, Qt.AlignmentFlag.AlignTop)
+        self.split_box = QWidget()
+        split_row = QHBoxLayout(self.split_box)
+        split_row.setContentsMargins(12, 0, 0, 0)
+        split_row.addWidget(QLabel(self.tr("Show split:")))
+        split_row.addWidget(self.split_combo)
+        top.addWidget(self.split_box, 0, Qt.AlignmentFlag.AlignTop)
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(section(self.tr("Confusion matrix"),
                                self.tr("rows: true class, columns: predicted; click a cell"),
@@ -119,7 +130,6 @@ class ResultsPage(WizardPage):
         content = QWidget()
         lay = QVBoxLayout(content)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addLayout(top)
         lay.addWidget(line)
         lay.addWidget(main, 1)
         self.stack = QStackedWidget()
@@ -127,7 +137,8 @@ class ResultsPage(WizardPage):
         self.stack.addWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
-        outer.addWidget(self.stack)
+        outer.addLayout(top)
+        outer.addWidget(self.stack, 1)
 
     def title(self) -> str:
         return self.tr("Results")
@@ -156,6 +167,10 @@ class ResultsPage(WizardPage):
                                else self.tr("This run was stopped before it was evaluated, so "
                                             "there are no scores to show. Train again and let it "
                                             "finish to see its results."))
+            for label in (self.headline, self.details, self.note):
+                label.clear()
+            self.note.hide()
+            self.split_box.hide()
             self.stack.setCurrentIndex(0)
             self.cell_gallery.set_images([], "")
             self.mistakes.set_images([], "")
@@ -179,6 +194,7 @@ class ResultsPage(WizardPage):
             if split in evaluation["splits"]:
                 self.split_combo.addItem(self.split_label(split), split)
         self.split_combo.blockSignals(False)
+        self.split_box.show()
         self.stack.setCurrentIndex(1)
         self.set_split(primary)
         self._on_split_changed()

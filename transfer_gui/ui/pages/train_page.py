@@ -104,6 +104,7 @@ class TrainPage(WizardPage):
         self._stage, self._stage_started = "", 0.0
         state.choicesChanged.connect(self._update_summary)
         state.datasetChanged.connect(self._update_summary)
+        state.resultChanged.connect(self._follow_selected_run)
         self._update_summary()
         self._set_running(False)
 
@@ -250,6 +251,16 @@ class TrainPage(WizardPage):
         self.folder_label.setText(self.tr("Run folder: {path}").format(path=result.run_dir))
         self.append_log(self.tr("Opened run {path}").format(path=result.run_dir))
         self._set_running(False)
+
+    def _follow_selected_run(self) -> None:
+        """Show the curves of the run selected elsewhere (a reopened project, the Results page's
+        run picker, a Compare modes run); a run this page just trained keeps its live curves."""
+        result = self.state.result
+        shown = Path(self.run_dir).resolve() if self.run_dir is not None else None
+        if result is not None and not self.runner.is_running() \
+                and Path(result.run_dir).resolve() != shown:
+            self.show_history(result)
+        self.completeChanged.emit()
 
     def shutdown(self) -> None:
         """Window closing: stop without scoring, and wait for the thread to end."""

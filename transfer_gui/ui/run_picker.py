@@ -1,0 +1,103 @@
+"""The Results page's "Run:" picker: which of the project's runs the app shows.
+
+It lists `AppState.runs` by a readable label ("2 · EfficientNet-Lite0 · fine-tuning · 0.954":
+number, backbone, mode, best validation accuracy) and follows `AppState.result`; choosing a run
+selects it in the state, so the Results page, the Train page's curves, the CAM panel and the
+Predict page all show that run. It is hidden while the project holds fewer than two runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QWidget
+
+from transfer_gui.core.compare import RunSummary, load_run_summary
+from transfer_gui.core.errors import UserError
+from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
+
+from .state import AppState
+
+
+def backbone_label(name: str) -> str:
+    """The backbone's display name, or `name` itself when it is not registered here."""
+    from transfer_gui.core.models import get_backbone
+
+    try:
+        return get_backbone(name).display_name
+    except UserError:
+        return name or "?"
+
+
+class RunPicker(QWidget):
+    """A "Run:" label and a combo box of the project's runs, bound to an AppState."""
+
+    def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.combo = QComboBox()
+        self.combo.setObjectName("runPicker")
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.combo.setToolTip(self.tr("Which of the project's runs to show: number, backbone, mode "
+                                      "and best validation accuracy. The Train page's curves, "
+                                      "the CAM panel and Predict use the run chosen here."))
+        self.combo.currentIndexChanged.connect(self._on_chosen)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel(self.tr("Run:")))
+        layout.addWidget(self.combo)
+        state.runsChanged.connect(self.refresh)
+        state.resultChanged.connect(self._show_selected)
+        self.refresh()
+
+    def mode_label(self, mode: str) -> str:
+        return {FEATURE_EXTRACTION: self.tr("feature extraction"),
+                FINE_TUNING: self.tr("fine-tuning"),
+                FROM_SCRATCH: self.tr("from scratch")}.get(mode, mode or "?")
+
+    def run_label(self, number: int, run: Path) -> str:
+        """"2 · EfficientNet-Lite0 · fine-tuning · 0.954" (the last part: best val accuracy)."""
+        try:
+            summary: RunSummary = load_run_summary(run)
+        except UserError:
+            return self.tr("{n} · {name} (unreadable)").format(n=number, name=Path(run).name)
+        acc = f"{summary.best_val_acc:.3f}" if summary.best_val_acc is not None else "–"
+        return " · ".join((str(number), backbone_label(summary.backbone),
+                           self.mode_label(summary.mode), acc))
+
+    def labels(self) -> list[str]:
+        """The labels listed, in run order (for tests and checks)."""
+        return [self.combo.itemText(i) for i in range(self.combo.count())]
+
+    def refresh(self) -> None:
+        """List the project's runs again (a run joined, or a project was opened)."""
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for i, run in enumerate(self.state.runs, start=1):
+            self.combo.addItem(self.run_label(i, run), str(run))
+            self.combo.setItemData(i - 1, str(run), Qt.ItemDataRole.ToolTipRole)
+        self.combo.blockSignals(False)
+        self.setVisible(len(self.state.runs) > 1)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        index = self.state.selected_index()
+        self.combo.blockSignals(True)
+        self.combo.setCurrentIndex(-1 if index is None else index)
+        self.combo.blockSignals(False)
+
+    def choose(self, index: int) -> None:
+        """Select the project's run number `index` (0-based), as choosing it in the list does."""
+        self.combo.setCurrentIndex(index)
+
+    def _on_chosen(self, index: int) -> None:
+        run = self.combo.itemData(index)
+        if not run:
+            return
+        try:
+            self.state.select_run(run)
+        except UserError as exc:
+            QMessageBox.warning(self, self.tr("Show run"), str(exc))
+            self._show_selected()
