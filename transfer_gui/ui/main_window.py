@@ -88,8 +88,10 @@ class MainWindow(QMainWindow):
         self.train_page.trainingFinished.connect(self._on_training_finished)
         self.cam_panel = None  # made on first use
         self.compare_view = None  # made on first use
+        self.export_dialog = None
         self.predict_page.openInCam.connect(self.open_in_cam)
         self.results_page.openInCam.connect(lambda path, true, pred: self.open_in_cam(path))
+        self.results_page.exportRequested.connect(self.open_export)
         self.data_page.thumb_strip.imageActivated.connect(self.open_in_cam)
 
         geometry = settings.value("window/geometry")
@@ -121,6 +123,12 @@ class MainWindow(QMainWindow):
         compare_action.setToolTip(self.tr("All runs side by side, and one-click Compare modes"))
         compare_action.triggered.connect(self.open_compare)
         file_menu.addAction(compare_action)
+        self.export_action = QAction(self.tr("&Export model…"), self)
+        self.export_action.triggered.connect(self.open_export)
+        self.export_action.setEnabled(False)
+        self.state.resultChanged.connect(lambda: self.export_action.setEnabled(
+            self.state.result is not None and self.state.result.has_model))
+        file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
@@ -189,6 +197,17 @@ class MainWindow(QMainWindow):
         self.cam_panel.raise_()
         self.cam_panel.explain(path, target)
 
+    def open_export(self) -> None:
+        """The Export model dialog for the selected run."""
+        result = self.state.result
+        if result is None or not (result.run_dir / "model.pt").is_file():
+            self.statusBar().showMessage(self.tr("Train a model first, then export it."), 5000)
+            return
+        from .export_dialog import ExportDialog
+
+        self.export_dialog = ExportDialog(result.run_dir, self)
+        self.export_dialog.open()
+
     def open_compare(self) -> None:
         """The Compare window over the project's runs (and any run folder added there); runs
         that its Compare modes trains join the project."""
@@ -244,6 +263,8 @@ class MainWindow(QMainWindow):
             if window is not None:
                 window.shutdown()
                 window.close()
+        if self.export_dialog is not None:
+            self.export_dialog.reject()  # stops an export still running
         self.settings.sync()
         event.accept()
 

@@ -15,8 +15,8 @@ from typing import Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView,
-                               QLabel, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QLabel, QPushButton, QSplitter, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..confusion import ConfusionMatrixView
 from ..gallery import Entry, ImageGallery
@@ -49,6 +49,7 @@ class ResultsPage(WizardPage):
     """Shows state.result: scores, confusion matrix, per-class table and misclassified images."""
 
     openInCam = Signal(str, str, str)  # path, true class, predicted class
+    exportRequested = Signal()  # "Export model…": the main window opens the export dialog
 
     def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
         super().__init__(state, parent)
@@ -63,6 +64,10 @@ class ResultsPage(WizardPage):
         self.note = QLabel(wordWrap=True)
         self.note.setStyleSheet("color: #b35900;")
         self.run_picker = RunPicker(state)
+        self.export_button = QPushButton(self.tr("Export model…"))
+        self.export_button.setToolTip(self.tr("Save this run's model as TorchScript, ONNX or a "
+                                              "model bundle; the export is checked right away"))
+        self.export_button.clicked.connect(self.exportRequested)
         self.split_combo = QComboBox()
         self.split_combo.setToolTip(self.tr("Which images the views below are computed on"))
         self.split_combo.currentIndexChanged.connect(self._on_split_changed)
@@ -107,6 +112,7 @@ class ResultsPage(WizardPage):
             text.addWidget(w)
         top.addLayout(text, 1)
         top.addWidget(self.run_picker, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
         self.split_box = QWidget()
         split_row = QHBoxLayout(self.split_box)
         split_row.setContentsMargins(12, 0, 0, 0)
@@ -159,6 +165,7 @@ class ResultsPage(WizardPage):
     # ------------------------------------------------------------------ updating
     def refresh(self) -> None:
         result = self.state.result
+        self.export_button.setEnabled(result is not None and result.has_model)
         evaluation = result.evaluation if result is not None else None
         self._thumbs.clear()
         self._split = None
