@@ -24,7 +24,7 @@ from transfer_gui.core.models import register_backbone, unregister_backbone
 from transfer_gui.core.predict import collect_images, predict_images
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import train_run
-from transfer_gui.ui import thumbnails
+from transfer_gui.ui import predict_job, thumbnails
 from transfer_gui.ui.pages import predict_page
 from transfer_gui.ui.pages.predict_page import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED,
                                                 COL_TOP, CSV_COLUMNS, PredictPage)
@@ -193,7 +193,7 @@ def test_stop_keeps_rows_so_far_and_ends_promptly(qtbot, page, trained, tmp_path
             time.sleep(0.05)
         return real(*args, progress=slow_progress, **kwargs)
 
-    monkeypatch.setattr(predict_page, "predict_images", slow_predict)
+    monkeypatch.setattr(predict_job, "predict_images", slow_predict)
     page.batch_size = 4
     page.add_paths([str(big)])
     assert page.is_running() and page.stop_button.isVisible()

@@ -1,0 +1,146 @@
+"""`transfer-gui backbones`, `evaluate` and `predict`: list backbones, score and use a model."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+from ..core.cli_progress import TextProgress
+from ..core.errors import UserError
+from ..core.jobs import CancelToken
+from .common import EXIT_OK, cancel_on_ctrl_c
+
+
+def cmd_backbones(args: argparse.Namespace) -> int:
+    """Imports or downloads backbone weights if asked, then lists the backbones."""
+    from ..core.models import all_backbones, availability, get_backbone, import_weights
+    from ..core.models.registry import pretrained_weights_file
+
+    if args.import_:
+        name, file = args.import_
+        dest = import_weights(get_backbone(name), file)
+        print(f"Imported {file} as the weights of {name}: {dest}")
+    if args.download:
+        spec = get_backbone(args.download)
+        bar = TextProgress()
+        from ..core.jobs import Progress
+
+        def report(done: int, total: Optional[int]) -> None:
+            bar(Progress(done / total if total else None, f"{spec.display_name}: "
+                         f"{done / 1e6:.1f} of {total / 1e6 if total else 0:.1f} MB", stage="download"))
+
+        cancel = CancelToken()
+        cancel_on_ctrl_c(cancel)
+        path = pretrained_weights_file(spec, base_url=args.base_url, progress=report, cancel=cancel)
+        bar.close()
+        print(f"{spec.display_name} weights: {path}")
+    rows = [(s.name, s.display_name, f"{s.num_params / 1e6:.1f}M", str(s.preprocessing.input_size),
+             f"{s.imagenet_top1:.1f}%", f"{s.gflops:.2f}", availability(s)) for s in all_backbones()]
+    header = ("name", "display name", "params", "input", "ImageNet top-1", "GFLOPs", "weights")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return EXIT_OK
+
+
+def _run_config(model_arg: str) -> Optional[dict]:
+    """Returns the config.json of the run holding `model_arg` (a model.pt or run folder), if any."""
+    path = Path(model_arg)
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    return json.loads(config.read_text(encoding="utf-8")) if config.is_file() else None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Scores a saved model on a split of a dataset (by default, the run's own).
+
+    Raises:
+        UserError: No dataset, one with other classes, or an empty split.
+    """
+    import numpy as np
+
+    from ..core.atomic import atomic_write_json
+    from ..core.data import scan_dataset
+    from ..core.evaluation import evaluate_predictions
+    from ..core.model_file import load_model
+    from ..core.predict import predict_images
+
+    loaded = load_model(args.model)
+    config = _run_config(args.model) or {}
+    data = args.data or config.get("data_dir")
+    if not data:
+        raise UserError("Give the dataset folder with --data (the model has no run config).")
+    dataset = scan_dataset(data, val_fraction=config.get("val_fraction", 0.1),
+                           test_fraction=config.get("test_fraction", 0.1),
+                           seed=config.get("split_seed", 0))
+    if sorted(dataset.class_names) != sorted(loaded.class_names):
+        raise UserError(f"The dataset's classes ({', '.join(dataset.class_names)}) differ from the "
+                        f"model's ({', '.join(loaded.class_names)}).", path=str(data))
+    split = args.split if args.split != "auto" else ("test" if dataset.split("test") else "val")
+    samples = dataset.split(split)
+    if not samples:
+        raise UserError(f"The dataset has no '{split}' images.", path=str(data))
+    bar = TextProgress()
+    predictions = list(predict_images(loaded, [s.path for s in samples],
+                                      top_k=len(loaded.class_names), progress=bar))
+    bar.close()
+    ok = [(s, p) for s, p in zip(samples, predictions) if not p.error]
+    index = {name: i for i, name in enumerate(loaded.class_names)}
+    probs = np.array([[dict(p.top)[c] for c in loaded.class_names] for _, p in ok])
+    labels = [index[dataset.class_names[s.label]] for s, _ in ok]
+    scores = evaluate_predictions(labels, probs, loaded.class_names, [s.path for s, _ in ok])
+    scores = {"split": split, "data_dir": str(data), **scores}
+    print(f"{split}: accuracy {scores['accuracy']:.1%}, macro-F1 {scores['macro_f1']:.3f} "
+          f"on {scores['num_samples']} images")
+    for row in scores["per_class"]:
+        print(f"  {row['class']}: precision {row['precision']:.3f}, recall {row['recall']:.3f}, "
+              f"F1 {row['f1']:.3f}, support {row['support']}")
+    if args.out:
+        atomic_write_json(args.out, scores)
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Predicts the class of images, printing a line each and optionally writing a CSV table.
+
+    Raises:
+        UserError: No image files among `args.images`.
+    """
+    from ..core.model_file import load_model
+    from ..core.predict import collect_images, predict_images
+
+    loaded = load_model(args.model)
+    files = collect_images(args.images)
+    if not files:
+        raise UserError("No image files found in: " + ", ".join(args.images))
+    cancel = CancelToken()
+    cancel_on_ctrl_c(cancel)
+    rows = []
+    for p in predict_images(loaded, files, top_k=args.top_k, cancel=cancel):
+        rows.append(p)
+        if p.error:
+            print(f"{p.path}\tERROR: {p.error}")
+        else:
+            print(f"{p.path}\t{p.predicted}\t{p.probability:.3f}")
+    if args.csv:
+        from ..core.atomic import atomic_write
+
+        def write(f):
+            import io
+
+            text = io.StringIO()
+            w = csv.writer(text)
+            w.writerow(["file", "predicted", "probability",
+                        *[f"top{i + 1}" for i in range(args.top_k)], "error"])
+            for p in rows:
+                tops = [f"{c}:{q:.4f}" for c, q in p.top] + [""] * (args.top_k - len(p.top))
+                w.writerow([p.path, p.predicted, f"{p.probability:.6f}" if not p.error else "",
+                            *tops[:args.top_k], p.error])
+            f.write(text.getvalue().encode("utf-8"))
+
+        atomic_write(args.csv, write)
+        print(f"Wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
+    return EXIT_OK

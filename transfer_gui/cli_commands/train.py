@@ -1,0 +1,61 @@
+"""`transfer-gui train`: train a classifier on a folder of images and summarise the run."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..core.cli_progress import TextProgress
+from ..core.jobs import CancelToken
+from .common import EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c
+
+# The options of `train` that go to TrainConfig as they are (unset ones take the mode's defaults).
+CONFIG_OPTIONS = ("epochs", "batch_size", "learning_rate", "backbone_lr_factor", "unfreeze_stages",
+                  "warmup_epochs", "optimizer", "weight_decay", "label_smoothing", "augmentation",
+                  "feature_views", "class_weights", "early_stopping_patience", "seed",
+                  "split_seed", "val_fraction", "test_fraction", "device", "mixed_precision",
+                  "feature_cache_dir")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Trains a run and prints its summary (Ctrl-C stops it, keeping the best model: exit 130)."""
+    from ..core.training.config import TrainConfig
+    from ..core.training.engine import train_run
+
+    config = TrainConfig.for_mode(args.data, args.mode, backbone=args.backbone,
+                                  **{n: getattr(args, n) for n in CONFIG_OPTIONS})
+    cancel = CancelToken()
+    cancel_on_ctrl_c(cancel)
+    bar = TextProgress()
+    result = train_run(config, args.out, progress=bar, cancel=cancel,
+                       allow_download=not args.offline)
+    bar.close()
+    _print_summary(result)
+    return EXIT_INTERRUPTED if result.cancelled else EXIT_OK
+
+
+def _print_summary(result) -> None:
+    """Prints what a training run did: dataset, stop reason, best epoch and the scores."""
+    d = result.dataset
+    lines = [f"Run folder: {result.run_dir}", f"Device: {result.device}, {result.seconds:.1f} s"]
+    if d is not None:
+        counts = d.counts()
+        lines.append(f"Classes ({d.num_classes}): " + ", ".join(
+            f"{c} {counts[c]['train']}/{counts[c]['val']}/{counts[c]['test']}" for c in d.class_names)
+            + "  (train/val/test)")
+        lines += [f"Warning: {w}" for w in d.warnings]
+        if d.skipped:
+            lines.append(f"Skipped {len(d.skipped)} file(s); see dataset.json. First: "
+                         f"{d.skipped[0].path}: {d.skipped[0].reason}")
+    if result.stop_reason:
+        lines.append(f"Stopped: {result.stop_reason}")
+    if result.best:
+        b = result.best
+        lines.append(f"Best epoch {b['epoch']}/{len(result.history)}: val accuracy "
+                     f"{b['val_acc']:.1%}, val loss {b['val_loss']:.3f}; saved to model.pt")
+    else:
+        lines.append("No epoch finished, so no model was saved.")
+    if result.evaluation:
+        for split, s in result.evaluation["splits"].items():
+            lines.append(f"{split}: accuracy {s['accuracy']:.1%}, macro-F1 {s['macro_f1']:.3f}, "
+                         f"{len(s['misclassified'])} of {s['num_samples']} misclassified")
+    print("\n".join(lines))
