@@ -33,3 +33,42 @@ def color_dataset(tmp_path):
     """3 colour classes x 12 images, flat class-folder layout."""
     return make_color_dataset(tmp_path / "colors")
 
+
+
+@pytest.fixture
+def qt_test_paths():
+    """QStandardPaths in test mode: projects unpack under ~/.qttest, not the user's data folder."""
+    from PySide6.QtCore import QStandardPaths
+
+    QStandardPaths.setTestModeEnabled(True)
+    yield
+    QStandardPaths.setTestModeEnabled(False)
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, qt_test_paths):
+    """Make main windows: `make(runs_root=None, settings=None)`. By default each window gets its
+    own runs folder and settings file (a fresh app, as after a restart). They close without the
+    unsaved-runs prompt and their pages and Compare window are shut down after the test."""
+    from PySide6.QtCore import QSettings
+
+    from transfer_gui.ui.main_window import MainWindow
+    from ui_helpers import forget_unsaved_runs
+
+    windows = []
+
+    def make(runs_root=None, settings=None):
+        n = len(windows) + 1
+        ini = tmp_path / (settings or f"s{n}.ini")
+        win = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat),
+                         runs_root=runs_root or tmp_path / f"runs{n}")
+        qtbot.addWidget(win, before_close_func=forget_unsaved_runs)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        for page in win.pages:
+            page.shutdown()
+        if win.compare_view is not None:
+            assert win.compare_view.shutdown()

@@ -16,48 +16,17 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (before PySide6, as the app does)
-from PySide6.QtCore import QSettings, QStandardPaths  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from synthetic import make_color_dataset  # noqa: E402
-from ui_helpers import forget_unsaved_runs  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.run_result import load_run_result  # noqa: E402
 from transfer_gui.core.training.config import MODES, TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
-from transfer_gui.ui.main_window import MainWindow  # noqa: E402
 
 TIMEOUT = 120_000
 LABEL = re.compile(r"^(\d+) · Tiny test net · (feature extraction|fine-tuning|from scratch) · "
                    r"(\d\.\d{3})$")
-
-
-@pytest.fixture(autouse=True)
-def _test_paths():
-    QStandardPaths.setTestModeEnabled(True)
-    yield
-    QStandardPaths.setTestModeEnabled(False)
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    """A main window; each gets its own runs folder unless told (a fresh app, as after restart)."""
-    windows = []
-
-    def make(runs_root: Path | None = None) -> MainWindow:
-        n = len(windows) + 1
-        win = MainWindow(QSettings(str(tmp_path / f"s{n}.ini"), QSettings.Format.IniFormat),
-                         runs_root=runs_root or tmp_path / f"runs{n}")
-        qtbot.addWidget(win, before_close_func=forget_unsaved_runs)
-        windows.append(win)
-        return win
-
-    yield make
-    for win in windows:
-        for page in win.pages:
-            page.shutdown()
-        if win.compare_view is not None:
-            assert win.compare_view.shutdown()
 
 
 @pytest.fixture

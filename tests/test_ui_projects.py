@@ -11,40 +11,19 @@ import shutil  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (before PySide6, as the app does)
-from PySide6.QtCore import QSettings, QStandardPaths  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
 from synthetic import make_color_dataset  # noqa: E402
-from ui_helpers import forget_unsaved_runs  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.run_result import load_run_result  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
-from transfer_gui.ui.main_window import MainWindow  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _test_paths():
-    QStandardPaths.setTestModeEnabled(True)
-    yield
-    QStandardPaths.setTestModeEnabled(False)
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    windows = []
-
-    def make():
-        win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                         runs_root=tmp_path / "runs")
-        qtbot.addWidget(win, before_close_func=forget_unsaved_runs)
-        windows.append(win)
-        return win
-
-    yield make
-    for win in windows:
-        for page in win.pages:
-            page.shutdown()
+def make_window(make_window, tmp_path):
+    """Here every window shares one settings file (recent projects) and one runs folder."""
+    return lambda: make_window(runs_root=tmp_path / "runs", settings="s.ini")
 
 
 @pytest.fixture
