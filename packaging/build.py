@@ -59,11 +59,16 @@ def run_pyinstaller(dist: Path, work: Path) -> float:
 
 
 def run_self_tests(layout: BundleLayout, dist: Path) -> list[dict]:
-    """Both executables (the windowed one has no console: only its report file tells)."""
-    results = []
+    """Both executables (the windowed one has no console: only its report file tells), and the
+    console one's CLI, which must list the bundled backbone without importing Qt."""
     env = dict(os.environ)
     if sys.platform.startswith("linux") and not env.get("DISPLAY"):
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    proc = subprocess.run([str(layout.console_exe), "backbones"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    results = [{"name": "frozen CLI (transfer-gui backbones)",
+                "passed": proc.returncode == 0 and "efficientnet_lite0" in proc.stdout,
+                "detail": {"exit": proc.returncode, "output_tail": (proc.stdout + proc.stderr)[-800:]}}]
     for exe in (layout.console_exe, layout.gui_exe):
         report = dist / f"self-test-{exe.stem}.json"
         report.unlink(missing_ok=True)
