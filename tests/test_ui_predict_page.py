@@ -18,6 +18,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt
 
 from synthetic import make_color_dataset, tiny_spec
+from ui_helpers import show_page
 from transfer_gui.core.features import FeatureCache
 from transfer_gui.core.model_file import load_model
 from transfer_gui.core.models import register_backbone, unregister_backbone
@@ -54,11 +55,7 @@ def trained(tmp_path_factory):
 @pytest.fixture
 def page(qtbot):
     state = AppState()
-    widget = PredictPage(state)
-    qtbot.addWidget(widget)
-    widget.resize(1280, 800)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = show_page(qtbot, PredictPage(state))
     yield widget
     widget.shutdown()
 

@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
 from synthetic import make_color_dataset, tiny_spec
+from ui_helpers import show_page
 from transfer_gui.core.evaluation import evaluate_predictions
 from transfer_gui.core.features import FeatureCache
 from transfer_gui.core.models import register_backbone, unregister_backbone
@@ -87,11 +88,7 @@ def known(real_result):
 @pytest.fixture
 def page(qtbot):
     state = AppState()
-    widget = ResultsPage(state)
-    qtbot.addWidget(widget)
-    widget.resize(1280, 800)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = show_page(qtbot, ResultsPage(state))
     yield widget
     widget.shutdown()
 

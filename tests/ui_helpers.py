@@ -5,3 +5,12 @@ def forget_unsaved_runs(window) -> None:
     """pytest-qt closes its widgets before fixtures finish: skip the unsaved-runs prompt then
     (give it as `qtbot.addWidget(window, before_close_func=forget_unsaved_runs)`)."""
     window.projects.dirty = False
+
+
+def show_page(qtbot, widget, size=(1280, 800)):
+    """Register `widget` with qtbot, show it at `size` and wait until it is on screen."""
+    qtbot.addWidget(widget)
+    widget.resize(*size)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget

@@ -17,7 +17,9 @@ def ensure_streams() -> None:
 
 def is_project_file(args: Sequence[str]) -> bool:
     """One `.tgproj` path: a file manager opened a project with the app (Windows passes "%1")."""
-    return len(args) == 1 and args[0].lower().endswith(".tgproj")
+    from transfer_gui.core.project import PROJECT_SUFFIX  # light: no torch, no Qt
+
+    return len(args) == 1 and args[0].lower().endswith(PROJECT_SUFFIX)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -59,7 +59,6 @@ def run_window_steps(report: Any, work: Path, timeout_s: float = 600.0) -> None:
     finally:
         with report.step("close"):
             _close(window)
-        del app
 
 
 def _run_steps(report: Any, window, work: Path, timeout_s: float) -> None:
