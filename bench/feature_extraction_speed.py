@@ -195,7 +195,7 @@ def main(argv=None) -> dict:
 
     from transfer_gui.core.data import load_image_array, scan_dataset
     from transfer_gui.core.models import get_backbone, make_model
-    from transfer_gui.core.training.augment import InputPipeline
+    from transfer_gui.core.inputs import InputPipeline
     from transfer_gui.core.training.setup import pick_device
 
     figures = common.Figures("feature_extraction_speed")

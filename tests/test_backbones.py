@@ -11,7 +11,7 @@ from transfer_gui.core.errors import ConfigError
 from transfer_gui.core.models import (BUNDLED, DOWNLOAD_NEEDED, all_backbones, availability,
                                       backbone_names, build_network, get_backbone)
 from transfer_gui.core.models.efficientnet_lite import EfficientNetLite
-from transfer_gui.core.training.augment import InputPipeline
+from transfer_gui.core.inputs import InputPipeline
 
 TORCHVISION = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
                "convnext_tiny", "vit_b_16"]

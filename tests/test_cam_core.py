@@ -22,7 +22,7 @@ from transfer_gui.core.cam import (CLASS_SPECIFIC, COLORMAPS, DEFAULT_METHOD, ME
 from transfer_gui.core.data import load_image_array
 from transfer_gui.core.models import TransferModel, get_backbone, make_model
 from transfer_gui.core.models.spec import Preprocessing
-from transfer_gui.core.training.augment import InputPipeline
+from transfer_gui.core.inputs import InputPipeline
 
 GRADIENT_METHODS = ["gradcam", "hirescam", "gradcam++", "xgradcam", "layercam"]
 ORACLE_LAYERS = {"resnet18": "layer4.1", "mobilenet_v2": "features.18",

@@ -16,7 +16,7 @@ from transfer_gui.core.data.splits import part_sizes
         (10, (0.8, 0.1, 0.1), [8, 1, 1]),
         (100, (0.8, 0.1, 0.1), [80, 10, 10]),
         (5, (0.8, 0.1, 0.1), [4, 1, 0]),
-        (2, (0.8, 0.1, 0.1), [2, 0, 0]),
+        (2, (0.8, 0.1, 0.1), [1, 1, 0]),  # validation gets one even so
         (2, (0.1, 0.9), [1, 1]),  # train keeps one item
         (1, (0.1, 0.9), [0, 1]),  # a single item cannot be split
         (0, (0.8, 0.2), [0, 0]),

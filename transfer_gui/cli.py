@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from .cli_commands.crossval import add_cv_parser, cmd_cv
 from .cli_commands.common import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from .cli_commands.models import cmd_backbones, cmd_evaluate, cmd_predict
 from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
@@ -20,14 +21,15 @@ from .core.errors import Cancelled, UserError
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build_parser", "main"]
 
 COMMANDS = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_evaluate,
-            "predict": cmd_predict, "cam": cmd_cam, "compare": cmd_compare, "export": cmd_export}
+            "predict": cmd_predict, "cam": cmd_cam, "compare": cmd_compare, "export": cmd_export,
+            "cv": cmd_cv}
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     """Adds the options of `train` to its subparser `p`."""
     from .core.models import DEFAULT_BACKBONE, backbone_names
-    from .core.training.augment import AUGMENTATION_PRESETS
-    from .core.training.config import DEVICES, MODES, OPTIMIZERS
+    from .core.inputs import AUGMENTATION_PRESETS
+    from .core.training.config import BATCH_NORM_POLICIES, DEVICES, MODES, OPTIMIZERS
 
     p.add_argument("--data", required=True, help="dataset folder: one subfolder per class, "
                    "optionally inside train/ val/ test/")
@@ -40,7 +42,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", dest="learning_rate", type=float, help="learning rate of the head")
     g.add_argument("--backbone-lr-factor", type=float, help="fine-tuning: backbone lr = lr x this")
     g.add_argument("--unfreeze", dest="unfreeze_stages", type=int,
-                   help="fine-tuning: train only the top N backbone stages (default: all)")
+                   help="fine-tuning: train only the top N backbone stages (0: the head only; "
+                   "default: all)")
     g.add_argument("--warmup", dest="warmup_epochs", type=int,
                    help="fine-tuning: head-only epochs before unfreezing")
     g.add_argument("--optimizer", choices=OPTIMIZERS)
@@ -50,6 +53,14 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--views", dest="feature_views", type=int,
                    help="feature extraction with augmentation: augmented views cached per image")
     g.add_argument("--class-weights", choices=("auto", "none"))
+    g.add_argument("--batch-norm", dest="batch_norm", choices=BATCH_NORM_POLICIES,
+                   help="fine-tuning: frozen (default: batch-norm statistics stay as "
+                   "pretrained), reestimate (recomputed after each epoch) or train")
+    g.add_argument("--stay-close", dest="stay_close", type=float, metavar="ALPHA",
+                   help="fine-tuning: pull the backbone towards its pretrained weights (L2-SP "
+                   "strength, e.g. 0.01; default 0: off)")
+    g.add_argument("--probe-l2", dest="head_l2", type=float,
+                   help="L2 strength of the linear probe (default: chosen by cross-validation)")
     g.add_argument("--patience", dest="early_stopping_patience", type=int,
                    help="early-stopping patience in epochs (0: off)")
     g.add_argument("--seed", type=int)
@@ -93,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--csv", help="write a CSV table of the predictions here")
     pr.add_argument("--top-k", type=int, default=3)
     _add_cam_parser(sub)
+    add_cv_parser(sub)
 
     x = sub.add_parser("export", help="export a run's model (TorchScript, ONNX or a bundle) and "
                        "check it against the run's validation images")

@@ -11,7 +11,7 @@ from .common import EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c
 # The options of `train` that go to TrainConfig as they are (unset ones take the mode's defaults).
 CONFIG_OPTIONS = ("epochs", "batch_size", "learning_rate", "backbone_lr_factor", "unfreeze_stages",
                   "warmup_epochs", "optimizer", "weight_decay", "label_smoothing", "augmentation",
-                  "feature_views", "class_weights", "early_stopping_patience", "seed",
+                  "feature_views", "class_weights", "batch_norm", "stay_close", "head_l2", "early_stopping_patience", "seed",
                   "split_seed", "val_fraction", "test_fraction", "device", "mixed_precision",
                   "feature_cache_dir")
 
@@ -35,6 +35,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_summary(result) -> None:
     """Prints what a training run did: dataset, stop reason, best epoch and the scores."""
+    from ..core.evaluation import describe_accuracy
+
     d = result.dataset
     lines = [f"Run folder: {result.run_dir}", f"Device: {result.device}, {result.seconds:.1f} s"]
     if d is not None:
@@ -50,12 +52,16 @@ def _print_summary(result) -> None:
         lines.append(f"Stopped: {result.stop_reason}")
     if result.best:
         b = result.best
-        lines.append(f"Best epoch {b['epoch']}/{len(result.history)}: val accuracy "
+        epochs = sum(1 for h in result.history if h["epoch"] > 0)
+        which = " (the linear probe, before fine-tuning)" if b["epoch"] == 0 else ""
+        lines.append(f"Best epoch {b['epoch']}/{epochs}{which}: val accuracy "
                      f"{b['val_acc']:.1%}, val loss {b['val_loss']:.3f}; saved to model.pt")
     else:
         lines.append("No epoch finished, so no model was saved.")
+    if result.note:
+        lines.append(result.note)
     if result.evaluation:
         for split, s in result.evaluation["splits"].items():
-            lines.append(f"{split}: accuracy {s['accuracy']:.1%}, macro-F1 {s['macro_f1']:.3f}, "
-                         f"{len(s['misclassified'])} of {s['num_samples']} misclassified")
+            lines.append(f"{split}: accuracy {describe_accuracy(s)}, balanced accuracy "
+                         f"{s['balanced_accuracy']:.1%}, macro-F1 {s['macro_f1']:.3f}")
     print("\n".join(lines))

@@ -14,6 +14,26 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
     return matrix
 
 
+def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% for z = 1.96): honest for small counts
+    and for accuracies near 0 or 1, unlike the normal approximation."""
+    if total <= 0:
+        return 0.0, 1.0
+    p = correct / total
+    denom = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denom
+    half = z * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def describe_accuracy(scores: dict) -> str:
+    """"95.4% (91–98%, 153 images)": a split's accuracy with its 95% interval and image count."""
+    n = scores["num_samples"]
+    low, high = scores.get("accuracy_ci95") or wilson_interval(round(scores["accuracy"] * n), n)
+    return (f"{scores['accuracy']:.1%} ({low * 100:.0f}\u2013{high * 100:.0f}%, "
+            f"{n} image{'s' if n != 1 else ''})")
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
 
@@ -46,9 +66,12 @@ def evaluate_predictions(y_true: Sequence[int], probabilities: np.ndarray, class
          for i in wrong),
         key=lambda m: -m["probability"],
     )
+    correct = int((y_pred == y_true).sum())
     return {
         "num_samples": int(len(y_true)),
-        "accuracy": float((y_pred == y_true).mean()) if len(y_true) else 0.0,
+        "accuracy": correct / len(y_true) if len(y_true) else 0.0,
+        "accuracy_ci95": list(wilson_interval(correct, len(y_true))),
+        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "confusion_matrix": cm.tolist(),
         "per_class": per_class,

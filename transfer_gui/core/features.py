@@ -13,8 +13,9 @@ import hashlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +23,10 @@ from torch import nn
 
 from .atomic import atomic_write
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
-from .training.augment import InputPipeline
+from .inputs import InputPipeline
+
+if TYPE_CHECKING:
+    from .models.spec import BackboneSpec
 
 FEATURE_FORMAT_VERSION = 1
 CENTER_VIEW = "center"
@@ -228,3 +232,71 @@ class FeatureExtractor:
                                   stage="features", done=done, total=len(order)))
         features = [np.stack([found[v][i] for v in views]) for i, views in enumerate(views_per_file)]
         return features, failures
+
+
+def feature_recipe(spec: "BackboneSpec") -> str:
+    """What identifies a backbone's features in the cache: name, weights and input size."""
+    return f"{spec.name}|imagenet|{spec.preprocessing.resize_size}"
+
+
+@dataclass
+class DatasetFeatures:
+    """Backbone features of a list of image files.
+
+    `views[i]` has shape (number of views of file i, dim), the centre view first; files that
+    could not be decoded are in `failures` (index -> reason) and have zero rows.
+    """
+
+    files: list[str]
+    views: list[np.ndarray]
+    failures: dict[int, str]
+
+    def center(self, positions: Sequence[int]) -> np.ndarray:
+        """(len(positions), dim): the centre-view features of those files."""
+        if not len(positions):
+            return np.zeros((0, self.views[0].shape[1] if self.views else 0), np.float32)
+        return np.stack([self.views[i][0] for i in positions])
+
+
+def dataset_features(spec: "BackboneSpec", files: Sequence[str], *,
+                     network: Optional[nn.Module] = None, augmentation: str = "none",
+                     augmented_views: int = 0, seed: int = 0,
+                     views_for: Optional[Callable[[int], bool]] = None,
+                     cache: Optional[FeatureCache] = None, device: Optional[torch.device] = None,
+                     load_image: Optional[Callable[[str], np.ndarray]] = None,
+                     mixed_precision: bool = False, progress: ProgressCallback = no_progress,
+                     cancel: Optional[CancelToken] = None) -> DatasetFeatures:
+    """Features of `files` from `spec`'s pretrained backbone: cached, computed where missing.
+
+    The one public way to get backbone features (training, cross-validation, benchmarks and the
+    data tools use it); it owns the cache recipe.
+
+    Args:
+        spec: The backbone's registry entry.
+        files: Image paths (e.g. `[s.path for s in scan.samples]`).
+        network: The backbone module (pooled features out); built with pretrained weights from
+            the registry when None (no download: the weights must be here).
+        augmentation, augmented_views, seed: With augmentation, files for which `views_for(i)`
+            is true (default: all) also get `augmented_views` augmented views.
+        cache: Where vectors are looked up and stored (default: the process-wide cache).
+        load_image: path -> uint8 (S, S, 3) array at the spec's resize size (default: decode).
+    """
+    from .data import load_image_array
+    from .models.registry import build_network
+
+    size = spec.preprocessing.resize_size
+    if network is None:
+        network = build_network(spec, pretrained=True, allow_download=False)
+    device = device or torch.device("cpu")
+    network.to(device)
+    views = view_names(augmentation, augmented_views, seed)
+    per_file = [views if views_for is None or views_for(i) else views[:1] for i in range(len(files))]
+    extractor = FeatureExtractor(network, InputPipeline(spec.preprocessing), feature_recipe(spec),
+                                 spec.feature_dim, device, batch_size=32,
+                                 mixed_precision=mixed_precision)
+    cache = cache or default_feature_cache()
+    rows, failures = extractor.extract(cache, list(files), per_file,
+                                       load_image or (lambda p: load_image_array(p, size)),
+                                       progress=progress, cancel=cancel)
+    cache.save()
+    return DatasetFeatures(list(files), rows, failures)

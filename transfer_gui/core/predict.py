@@ -14,7 +14,7 @@ from .data import IMAGE_EXTENSIONS, load_image_array
 from .errors import UserError
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .model_file import LoadedModel
-from .training.augment import InputPipeline
+from .inputs import InputPipeline
 
 
 @dataclass(frozen=True)

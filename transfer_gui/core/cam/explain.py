@@ -12,7 +12,7 @@ from ..data.formats import ImageReadError, open_image_rgb
 from ..errors import UserError
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
 from ..model_file import LoadedModel
-from ..training.augment import InputPipeline
+from ..inputs import InputPipeline
 from .compute import compute_cam, resolve_layer
 from .layers import cam_target_for, reshape_for
 from .methods import DEFAULT_METHOD, METHODS

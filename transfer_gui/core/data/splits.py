@@ -12,7 +12,8 @@ def part_sizes(count: int, fractions: Sequence[float]) -> list[int]:
     """Split `count` items into parts as close as possible to `fractions`.
 
     Uses the largest-remainder method (ties go to the earlier part); when `count >= 2` the
-    first part always keeps at least one item.
+    first part always keeps at least one item, and a second part with a positive fraction (the
+    validation split) gets at least one, so even 2 images per class can be trained and checked.
 
     Args:
         count: Number of items of one class.
@@ -31,6 +32,9 @@ def part_sizes(count: int, fractions: Sequence[float]) -> list[int]:
         donor = max(range(1, len(sizes)), key=lambda part: (sizes[part], -part))
         sizes[donor] -= 1
         sizes[0] += 1
+    if len(sizes) > 1 and fractions[1] > 0 and sizes[1] == 0 and sizes[0] >= 2:
+        sizes[0] -= 1
+        sizes[1] += 1
     return sizes
 
 

@@ -15,7 +15,7 @@ from ..data import load_image_array, scan_dataset
 from ..errors import UserError
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
 from ..model_file import LoadedModel
-from ..training.augment import InputPipeline
+from ..inputs import InputPipeline
 
 PROB_TOLERANCE = 1e-4
 BATCH_SIZE = 32

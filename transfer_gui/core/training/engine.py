@@ -15,23 +15,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import DatasetScan, ImageStore, load_image_array, scan_dataset
+from ..data import DatasetScan, scan_dataset
 from ..errors import Cancelled, DatasetError
-from ..evaluation import evaluate_predictions
-from ..features import FeatureCache, FeatureExtractor, default_feature_cache, view_names
+from ..features import FeatureCache, default_feature_cache
+from ..inputs import InputPipeline
 from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
 from ..model_file import save_model
-from ..models import (TransferModel, get_backbone, keep_frozen_in_eval, make_model,
-                      set_trainable_stages)
+from ..models import TransferModel, get_backbone, make_model
 from ..run_dir import RunDirectory
 from . import callbacks as cb
-from .augment import InputPipeline
 from .config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH, TrainConfig
 from .loop import Callback, Trainer
-from .setup import (FeatureBatches, ImageBatches, class_weights, device_description,
-                    fixed_batches, make_optimizer, num_batches, pick_device, seed_everything)
-
-SPLITS = ("train", "val", "test")
+from .plans import TrainingPlan, feature_plan, image_plan
+from .setup import class_weights, device_description, make_optimizer, pick_device, seed_everything
 
 
 @dataclass
@@ -48,40 +44,13 @@ class TrainingResult:
     cancelled: bool = False
     device: str = ""
     seconds: float = 0.0
+    probe: Optional[dict] = None  # the linear probe: l2, and (fine-tuning) its val scores
+    kept: Optional[str] = None  # fine-tuning: "fine_tuning" or "feature_extraction"
+    note: Optional[str] = None  # what the run decided, in plain words
 
     @property
     def has_model(self) -> bool:
         return self.best is not None
-
-
-class _Split:
-    """Positions (into the list of all files) and labels of one split."""
-
-    def __init__(self, positions: list[int], labels: list[int], files: list[str]) -> None:
-        self.positions, self.labels, self.files = positions, labels, files
-
-    def __len__(self) -> int:
-        return len(self.positions)
-
-
-def _splits(dataset: DatasetScan, files: list[str], failed: set[int]) -> dict[str, _Split]:
-    out = {}
-    for name in SPLITS:
-        pos = [i for i, s in enumerate(dataset.samples) if s.split == name and i not in failed]
-        out[name] = _Split(pos, [dataset.samples[i].label for i in pos], [files[i] for i in pos])
-    return out
-
-
-def _drop_failures(dataset: DatasetScan, files: list[str], failures: dict[int, str]) -> DatasetScan:
-    if not failures:
-        return dataset
-    dataset = dataset.without([files[i] for i in failures], {files[i]: r for i, r in failures.items()})
-    counts = dataset.counts()
-    empty = [name for name in dataset.class_names if counts[name]["train"] == 0]
-    if empty:
-        raise DatasetError(f"Class '{empty[0]}' has no training image that can be decoded. "
-                           f"See the skipped files and add readable images.", path=dataset.root)
-    return dataset
 
 
 class _Run:
@@ -98,9 +67,10 @@ class _Run:
         self.feature_mode = config.mode == FEATURE_EXTRACTION
         # Share of the progress bar per stage: feature extraction is mostly the backbone pass.
         self.ranges = ({"scan": (0, .03), "weights": (.03, .05), "prepare": (.05, .85),
-                        "train": (.85, .98), "evaluate": (.98, 1.0)} if self.feature_mode else
-                       {"scan": (0, .02), "weights": (.02, .04), "prepare": (.04, .12),
-                        "train": (.12, .97), "evaluate": (.97, 1.0)})
+                        "probe": (.85, .92), "train": (.92, .98), "evaluate": (.98, 1.0)}
+                       if self.feature_mode else
+                       {"scan": (0, .02), "weights": (.02, .04), "prepare": (.04, .10),
+                        "probe": (.10, .15), "train": (.15, .97), "evaluate": (.97, 1.0)})
 
     def stage(self, name: str) -> StageProgress:
         return StageProgress(self.progress, *self.ranges[name], name)
@@ -121,13 +91,17 @@ class _Run:
                    if self.config.class_weights == "auto" else None)
         return nn.CrossEntropyLoss(weight=weights, label_smoothing=self.config.label_smoothing)
 
-    def standard_callbacks(self, model: TransferModel, class_names: list[str], steps: int,
+    def standard_callbacks(self, model: TransferModel, plan: TrainingPlan,
                            history: cb.History) -> list[Callback]:
         c = self.config
         checkpoint = cb.BestCheckpoint(save=lambda metrics: save_model(
-            self.dir.file("model.pt"), model, self.spec, class_names, c.mode, c.dropout))
-        out = [history, cb.CosineSchedule(steps), checkpoint, cb.EpochEnd(self.dir.append_metrics),
-               cb.ProgressReporter(self.stage("train"))]
+            self.dir.file("model.pt"), model, self.spec, plan.dataset.class_names, c.mode,
+            c.dropout), keep=plan.keep)
+        out = [history, checkpoint, cb.EpochEnd(self.dir.append_metrics),
+               cb.ProgressReporter(self.stage("train")), *plan.callbacks]
+        if plan.schedule:
+            out.append(cb.CosineSchedule(plan.epochs * plan.num_batches,
+                                         warmup_steps=plan.warmup_steps))
         if c.early_stopping_patience > 0:
             out.append(cb.EarlyStopping(c.early_stopping_patience))
         return out
@@ -175,35 +149,33 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
             raise DatasetError("The dataset has no validation images. Add a 'val' folder, or more "
                                "images per class so some can be set aside.", path=dataset.root)
         model = run.build_model(dataset.num_classes)
-        trainer_parts = (_prepare_features if run.feature_mode else _prepare_images)(run, model, dataset)
+        plan = (feature_plan if run.feature_mode else image_plan)(run, model, dataset)
     except Cancelled:
         result.cancelled, result.stop_reason = True, "stopped by the user"
         result.seconds = time.perf_counter() - started
         out.write_result(_result_summary(result))
         return result
-    dataset, splits, trainer_model, batches, evaluate = trainer_parts
+    dataset, splits = plan.dataset, plan.splits
     result.dataset = dataset
     out.write_dataset({**dataset.summary(),
                        "skipped": [{"path": s.path, "reason": s.reason} for s in dataset.skipped]})
-
+    plan.optimizer = plan.optimizer or _optimizer(run, model)
+    plan.loss = run.loss(splits["train"].labels, dataset.num_classes)
     history = cb.History()
-    steps = config.epochs * batches.num_batches
-    all_callbacks = [*run.standard_callbacks(model, dataset.class_names, steps, history), *callbacks]
-    if config.mode == FINE_TUNING:
-        set_trainable_stages(model, run.spec, 0 if config.warmup_epochs else config.unfreeze_stages)
-        if config.warmup_epochs:
-            all_callbacks.append(cb.Unfreeze(config.warmup_epochs, lambda: set_trainable_stages(
-                model, run.spec, config.unfreeze_stages)))
+    all_callbacks = [*run.standard_callbacks(model, plan, history), *callbacks]
     trainer = Trainer(
-        trainer_model, _optimizer(run, model), run.loss(splits["train"].labels, dataset.num_classes),
-        batches.train, batches.val, epochs=config.epochs, num_batches=batches.num_batches,
-        device=run.device, callbacks=all_callbacks, cancel=cancel,
+        plan.model, plan.optimizer, plan.loss, plan.train, plan.val, epochs=plan.epochs,
+        num_batches=plan.num_batches, device=run.device, callbacks=all_callbacks, cancel=cancel,
         mixed_precision=config.mixed_precision and not run.feature_mode,
-        set_train_mode=lambda m: (m.train(), keep_frozen_in_eval(m)))
+        micro_batch=plan.micro_batch, start_metrics=plan.start_metrics, penalty=plan.penalty,
+        set_train_mode=plan.set_train_mode)
     trainer.fit()
     checkpoint = next(c for c in all_callbacks if isinstance(c, cb.BestCheckpoint))
     result.history, result.best = history.epochs, checkpoint.best_metrics
     result.stop_reason, result.cancelled = trainer.stop_reason, trainer.cancelled
+    result.probe = plan.probe
+    if config.mode == FINE_TUNING:
+        _decide_fine_tuning(result, plan)
     if trainer.cancelled and callable(evaluate_after_cancel):
         evaluate_after_cancel = evaluate_after_cancel()
     if result.best is not None and (evaluate_after_cancel or not trainer.cancelled):
@@ -214,7 +186,8 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
             "class_names": dataset.class_names,
             "primary_split": "test" if splits["test"] else "val",
             "best_epoch": result.best["epoch"],
-            "splits": {name: evaluate(splits[name]) for name in ("val", "test") if splits[name]},
+            "splits": {name: plan.evaluate(splits[name]) for name in ("val", "test")
+                       if splits[name]},
         }
         out.write_evaluation(result.evaluation)
         report(Progress(1.0, "Done"))
@@ -223,99 +196,52 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
     return result
 
 
+def _decide_fine_tuning(result: TrainingResult, plan: TrainingPlan) -> None:
+    """Say which model a fine-tuning run kept: the best epoch may be epoch 0, the probe."""
+    probe = next((h for h in result.history if h["epoch"] == 0), None)
+    if probe is not None and plan.probe is not None:
+        plan.probe.update(val_acc=probe["val_acc"], val_loss=probe["val_loss"])
+    if result.best is None:
+        return
+    tuned = [h for h in result.history if h["epoch"] > 0]
+    if result.best["epoch"] > 0:
+        result.kept = "fine_tuning"
+        if probe is not None:
+            result.note = (f"Fine-tuning beat feature extraction on the validation images "
+                           f"({result.best['val_acc']:.1%} vs {probe['val_acc']:.1%}).")
+        return
+    result.kept = "feature_extraction"
+    if plan.fallback:
+        result.note = plan.fallback
+    elif tuned:
+        top = max(tuned, key=lambda h: (h["val_acc"], -h["val_loss"]))
+        result.note = (f"Fine-tuning did not beat feature extraction on the validation images "
+                       f"(best fine-tuned epoch {top['epoch']}: {top['val_acc']:.1%}; feature "
+                       f"extraction: {result.best['val_acc']:.1%}), so the run kept the "
+                       f"feature-extraction model.")
+    else:
+        result.note = "Stopped before fine-tuning began: the feature-extraction model was kept."
+
+
 def _result_summary(result: TrainingResult) -> dict:
     return {"best_epoch": result.best["epoch"] if result.best else None,
             "best_val_acc": result.best["val_acc"] if result.best else None,
-            "epochs_run": len(result.history), "stop_reason": result.stop_reason,
+            "epochs_run": sum(1 for h in result.history if h["epoch"] > 0),
+            "stop_reason": result.stop_reason,
             "cancelled": result.cancelled, "seconds": round(result.seconds, 3),
-            "device": result.device, "has_model": result.has_model}
+            "device": result.device, "has_model": result.has_model, "kept": result.kept,
+            "note": result.note, "probe": result.probe}
 
 
 def _optimizer(run: _Run, model: TransferModel) -> torch.optim.Optimizer:
+    """The mini-batch optimiser of fine-tuning and from-scratch training."""
     c = run.config
-    if c.mode == FEATURE_EXTRACTION:
-        groups = [(list(model.head.parameters()), c.learning_rate)]
-    elif c.mode == FINE_TUNING:
-        groups = [(list(model.backbone.parameters()), c.learning_rate * c.backbone_lr_factor),
-                  (list(model.head.parameters()), c.learning_rate)]
-    else:
-        groups = [(list(model.parameters()), c.learning_rate)]
-    return make_optimizer(c.optimizer, groups, c.weight_decay)
-
-
-class _Batches:
-    def __init__(self, train, val, num_batches: int) -> None:
-        self.train, self.val, self.num_batches = train, val, num_batches
-
-
-def _probabilities(model: nn.Module, batches, device: torch.device) -> np.ndarray:
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for inputs, _ in batches:
-            out.append(torch.softmax(model(inputs.to(device)).float(), dim=1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0))
-
-
-def _prepare_features(run: _Run, model: TransferModel, dataset: DatasetScan):
-    """Feature extraction: the frozen backbone runs once per image (and view); the head trains on
-    the cached vectors, and evaluation reuses them too."""
-    c, spec = run.config, run.spec
-    model.to(run.device)
-    model.backbone.requires_grad_(False)
-    files = [s.path for s in dataset.samples]
-    train_views = view_names(c.augmentation, c.feature_views, c.seed)
-    views = [train_views if s.split == "train" else train_views[:1] for s in dataset.samples]
-    size = spec.preprocessing.resize_size
-    extractor = FeatureExtractor(model.backbone, run.pipeline, f"{spec.name}|imagenet|{size}",
-                                 spec.feature_dim, run.device, batch_size=32,
-                                 mixed_precision=c.mixed_precision)
-    features, failures = extractor.extract(run.feature_cache, files, views,
-                                           lambda p: load_image_array(p, size),
-                                           progress=run.stage("prepare"), cancel=run.cancel)
-    run.feature_cache.save()
-    splits = _splits(dataset, files, set(failures))
-    dataset = _drop_failures(dataset, files, failures)
-
-    def center(split: _Split) -> torch.Tensor:
-        return torch.from_numpy(np.stack([features[i][0] for i in split.positions]))
-
-    val_x, val_y = center(splits["val"]), torch.tensor(splits["val"].labels)
-    train = FeatureBatches([features[i] for i in splits["train"].positions],
-                           splits["train"].labels, c.batch_size, c.seed)
-    batches = _Batches(train, fixed_batches(val_x, val_y, 512),
-                       num_batches(len(splits["train"]), c.batch_size))
-
-    def evaluate(split: _Split) -> dict:
-        probs = _probabilities(model.head, fixed_batches(center(split), torch.tensor(split.labels),
-                                                         512)(), run.device)
-        return evaluate_predictions(split.labels, probs, dataset.class_names, split.files)
-
-    return dataset, splits, model.head, batches, evaluate
-
-
-def _prepare_images(run: _Run, model: TransferModel, dataset: DatasetScan):
-    """Fine-tuning and from scratch: images are decoded once into an ImageStore."""
-    c = run.config
-    model.to(run.device)
-    files = [s.path for s in dataset.samples]
-    store = ImageStore(files, run.spec.preprocessing.resize_size,
-                       memory_budget_bytes=c.memory_budget_mb * 1_000_000)
-    run.resources.append(store)
-    failures = store.decode_all(progress=run.stage("prepare"), cancel=run.cancel)
-    splits = _splits(dataset, files, set(failures))
-    dataset = _drop_failures(dataset, files, failures)
-
-    def images(split: _Split, augmentation: str = "none") -> ImageBatches:
-        return ImageBatches(store.get_many, split.positions, split.labels, run.pipeline,
-                            c.batch_size, c.seed, augmentation)
-
-    train = images(splits["train"], c.augmentation)
-    batches = _Batches(train.train, images(splits["val"]).evaluate,
-                       num_batches(len(splits["train"]), c.batch_size))
-
-    def evaluate(split: _Split) -> dict:
-        probs = _probabilities(model, images(split).evaluate(), run.device)
-        return evaluate_predictions(split.labels, probs, dataset.class_names, split.files)
-
-    return dataset, splits, model, batches, evaluate
+    if c.mode == FINE_TUNING:
+        # L2-SP pulls the backbone towards its pretrained weights instead of towards zero.
+        backbone_decay = 0.0 if c.stay_close > 0 else c.weight_decay
+        return make_optimizer(c.optimizer, [
+            (list(model.backbone.parameters()), c.learning_rate * c.backbone_lr_factor,
+             backbone_decay),
+            (list(model.head.parameters()), c.learning_rate, c.weight_decay)])
+    return make_optimizer(c.optimizer, [(list(model.parameters()), c.learning_rate,
+                                         c.weight_decay)])

@@ -4,6 +4,10 @@ Each phase fires `before_*` and `after_*` events. History, early stopping, best 
 logging, progress and learning-rate schedules are all callbacks; the loop itself only steps the
 optimiser. A cancel token is checked before every batch: `Cancelled` is caught at fit level, fires
 `after_cancel`, and `after_fit` always runs, so the best model is kept.
+
+Two step styles: mini-batch optimisers (AdamW, SGD, ...) step once per batch, optionally in
+micro-batches whose gradients add up (the cancel token is checked between them, and peak memory
+follows the micro-batch); L-BFGS steps once per batch with a closure (full-batch probe fitting).
 """
 
 from __future__ import annotations
@@ -54,8 +58,16 @@ class Trainer:
                  train_batches: Callable[[int], Batches], val_batches: Callable[[], Batches],
                  *, epochs: int, num_batches: int, device: torch.device,
                  callbacks: Sequence[Callback] = (), cancel: Optional[CancelToken] = None,
-                 mixed_precision: bool = False,
+                 mixed_precision: bool = False, micro_batch: Optional[int] = None,
+                 start_metrics: Optional[dict[str, float]] = None,
+                 penalty: Optional[Callable[[], torch.Tensor]] = None,
                  set_train_mode: Callable[[nn.Module], None] = lambda m: m.train()) -> None:
+        """`micro_batch`: split each batch into chunks of this many samples and add their
+        gradients (exact when no layer mixes samples in training mode, e.g. batch norm with
+        frozen statistics). `start_metrics`: train metrics of the model as given (e.g. a fitted
+        linear probe); the model is then validated as "epoch 0" before training, so a run can
+        keep its starting point when no epoch beats it. `penalty()`: a regulariser added to the
+        training loss once per step (not to the reported or validation losses)."""
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -67,6 +79,10 @@ class Trainer:
         self.callbacks = sorted(callbacks, key=lambda cb: cb.order)
         self.cancel = cancel or CancelToken()
         self.set_train_mode = set_train_mode
+        self.micro_batch = micro_batch
+        self.start_metrics = start_metrics
+        self.penalty = penalty
+        self.uses_closure = isinstance(optimizer, torch.optim.LBFGS)
         self.amp = mixed_precision and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.epoch = 0
@@ -89,6 +105,11 @@ class Trainer:
     def fit(self) -> None:
         try:
             self.event("before_fit")
+            if self.start_metrics is not None:
+                self.epoch, self.metrics = -1, dict(self.start_metrics)
+                self._validate()
+                self.metrics["seconds"] = 0.0
+                self.event("after_epoch")
             for self.epoch in range(self.epochs):
                 started = time.perf_counter()
                 self.metrics = {}
@@ -118,22 +139,56 @@ class Trainer:
             self.event("before_batch")
             inputs = inputs.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
-            with self._autocast():
-                logits = self.model(inputs)
-                loss = self.loss_fn(logits.float(), targets)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.batch_loss = float(loss.detach())
+            step = self._closure_step if self.uses_closure else self._step
+            loss_sum, batch_correct = step(inputs, targets)
             n = self.batch_samples = targets.shape[0]
-            total_loss += self.batch_loss * n
-            correct += int((logits.detach().argmax(1) == targets).sum())
+            self.batch_loss = loss_sum / max(n, 1)
+            total_loss += loss_sum
+            correct += batch_correct
             seen += n
             self.event("after_batch")
         self.metrics["train_loss"] = total_loss / max(seen, 1)
         self.metrics["train_acc"] = correct / max(seen, 1)
         self.event("after_train")
+
+    def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, int]:
+        """One optimiser step over the batch, in micro-batches; returns (loss x n, correct)."""
+        n = targets.shape[0]
+        size = self.micro_batch or n
+        self.optimizer.zero_grad(set_to_none=True)
+        loss_sum, correct = 0.0, 0
+        for start in range(0, n, size):
+            if start:
+                self.cancel.raise_if_cancelled()
+            x, y = inputs[start:start + size], targets[start:start + size]
+            with self._autocast():
+                logits = self.model(x)
+                loss = self.loss_fn(logits.float(), y)
+            self.scaler.scale(loss * (y.shape[0] / n)).backward()
+            loss_sum += float(loss.detach()) * y.shape[0]
+            correct += int((logits.detach().argmax(1) == y).sum())
+        if self.penalty is not None:
+            self.scaler.scale(self.penalty()).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss_sum, correct
+
+    def _closure_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, int]:
+        """One L-BFGS step (several iterations) on the whole batch; the loss before it."""
+        def closure():
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(inputs).float(), targets)
+            if self.penalty is not None:
+                loss = loss + self.penalty()
+            loss.backward()
+            return loss
+
+        with torch.no_grad():
+            logits = self.model(inputs)
+            loss = float(self.loss_fn(logits.float(), targets))
+            correct = int((logits.argmax(1) == targets).sum())
+        self.optimizer.step(closure)
+        return loss * targets.shape[0], correct
 
     @torch.no_grad()
     def _validate(self) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import InputPipeline
+from ..inputs import InputPipeline
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -43,11 +43,12 @@ def class_weights(train_labels: Sequence[int], num_classes: int) -> torch.Tensor
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def make_optimizer(name: str, groups: list[tuple[list[nn.Parameter], float]],
-                   weight_decay: float) -> torch.optim.Optimizer:
-    """One optimiser over (parameters, learning rate) groups; biases and norm weights get no decay."""
+def make_optimizer(name: str, groups: list[tuple[list[nn.Parameter], float, float]]
+                   ) -> torch.optim.Optimizer:
+    """One optimiser over (parameters, learning rate, weight decay) groups; biases and norm
+    weights get no decay."""
     param_groups = []
-    for params, lr in groups:
+    for params, lr, weight_decay in groups:
         decay = [p for p in params if p.ndim > 1]
         no_decay = [p for p in params if p.ndim <= 1]
         param_groups += [{"params": decay, "lr": lr, "weight_decay": weight_decay},
@@ -68,24 +69,6 @@ def num_batches(n: int, batch_size: int) -> int:
 
 def _epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-class FeatureBatches:
-    """Training batches of cached features: each epoch draws one view per image, shuffled."""
-
-    def __init__(self, features: Sequence[np.ndarray], labels: Sequence[int], batch_size: int,
-                 seed: int) -> None:
-        self.views = [torch.from_numpy(np.ascontiguousarray(f)) for f in features]
-        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-        self.batch_size, self.seed = batch_size, seed
-
-    def __call__(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = _epoch_order(len(self.views), self.seed, epoch)
-        pick = np.random.default_rng([self.seed, epoch, 1]).integers(0, 1 << 30, len(order))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            x = torch.stack([self.views[i][pick[i] % len(self.views[i])] for i in idx])
-            yield x, self.labels[idx]
 
 
 def fixed_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Callable[[], Iterator]:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from ..models.spec import Preprocessing
+from .models.spec import Preprocessing
 
 AUGMENTATION_PRESETS = ("none", "light", "strong")
 

@@ -1,0 +1,51 @@
+"""`cross_validate` and `transfer-gui cv`: folds, reproducibility, and clear bad-input messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from synthetic import make_color_dataset
+from transfer_gui.cli import main
+from transfer_gui.core.crossval import cross_validate
+from transfer_gui.core.errors import DatasetError
+from transfer_gui.core.features import FeatureCache
+
+
+def test_cross_validation_scores_every_image_once_and_repeats_with_its_seed(tiny_backbone,
+                                                                          tmp_path):
+    data = make_color_dataset(tmp_path / "d", per_class=10)
+    cache = FeatureCache()
+    first = cross_validate(str(data), "tiny_test", folds=5, seed=3, cache=cache)
+    assert [f.fold for f in first.fold_scores] == [1, 2, 3, 4, 5]
+    assert sum(f.num_images for f in first.fold_scores) == first.num_images == 30
+    assert all(f.num_images == 6 for f in first.fold_scores)  # 2 per class in each fold
+    mean, std = first.mean_std("accuracy")
+    assert mean >= 0.9 and std >= 0
+    again = cross_validate(str(data), "tiny_test", folds=5, seed=3, cache=cache)
+    assert again.fold_scores == first.fold_scores
+    assert "5 folds, 30 images" in first.summary()
+
+
+def test_a_class_smaller_than_the_folds_is_named_with_the_largest_possible_k(tiny_backbone,
+                                                                           tmp_path):
+    data = make_color_dataset(tmp_path / "d", per_class=10)
+    for extra in sorted((data / "blue").iterdir())[3:]:
+        extra.unlink()
+    with pytest.raises(DatasetError, match=r"Class 'blue' has 3 images.*--folds 3"):
+        cross_validate(str(data), "tiny_test", folds=5)
+
+
+def test_cv_command_prints_json(tiny_backbone, tmp_path, capsys):
+    data = make_color_dataset(tmp_path / "d", per_class=6)
+    assert main(["cv", str(data), "--backbone", "tiny_test", "--folds", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["folds"] == 3 and len(out["fold_scores"]) == 3 and out["seed"] == 0
+    assert set(out["accuracy"]) == {"mean", "std"}
+
+
+def test_cv_command_refuses_too_many_folds_with_exit_2(tiny_backbone, tmp_path, capsys):
+    data = make_color_dataset(tmp_path / "d", per_class=4)
+    assert main(["cv", str(data), "--backbone", "tiny_test", "--folds", "5"]) == 2
+    assert "--folds 4" in capsys.readouterr().err

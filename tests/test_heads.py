@@ -1,0 +1,63 @@
+"""The linear probe (core/heads.py): same optimum as scikit-learn's L-BFGS logistic regression,
+cross-validated L2 choice, class weights, and stratified folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from transfer_gui.core.heads import L2_GRID, choose_l2, fit_head, stratified_folds
+
+
+def blobs(n_per_class=(40, 40, 40), dim=20, spread=1.5, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1, (len(n_per_class), dim))
+    x = np.concatenate([c + spread * rng.normal(0, 1, (n, dim)) for c, n in zip(centres, n_per_class)])
+    y = np.concatenate([np.full(n, k) for k, n in enumerate(n_per_class)])
+    return x.astype(np.float32), y
+
+
+@pytest.mark.parametrize("l2", [1e-1, 1e-3])
+def test_probe_matches_scikit_learns_logistic_regression(l2):
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = blobs()
+    head = fit_head(x, y, 3, l2=l2)
+    reference = LogisticRegression(C=1 / (l2 * len(y)), solver="lbfgs", max_iter=5000,
+                                   tol=1e-10).fit(x, y)
+    assert np.abs(head.probabilities(x) - reference.predict_proba(x)).max() < 2e-3
+
+
+def test_cross_validation_picks_the_strength_with_the_best_fold_accuracy():
+    x, y = blobs(n_per_class=(15, 15, 15), dim=200, spread=9.0)  # few images, many features
+    l2, scores = choose_l2(x, y, 3, seed=0)
+    assert l2 in L2_GRID and scores[l2] == max(scores.values())
+    assert len(set(scores.values())) > 1  # the grid really matters on this set
+
+
+def test_cross_validation_is_skipped_for_a_class_of_one():
+    x, y = blobs(n_per_class=(1, 10))
+    l2, scores = choose_l2(x, y, 2)
+    assert scores == {} and l2 > 0
+
+
+def test_auto_class_weights_raise_minority_recall():
+    x, y = blobs(n_per_class=(200, 12), dim=10, spread=2.5, seed=3)
+    xt, yt = blobs(n_per_class=(200, 200), dim=10, spread=2.5, seed=3)
+    recall = {}
+    for weights in ("none", "auto"):
+        pred = fit_head(x, y, 2, l2=1e-3, class_weights=weights).probabilities(xt).argmax(1)
+        recall[weights] = (pred[yt == 1] == 1).mean()
+    assert recall["auto"] > recall["none"]
+
+
+def test_folds_are_stratified_and_reproducible():
+    y = np.repeat([0, 1, 2], [50, 20, 10])
+    folds = stratified_folds(y, 5, seed=7)
+    assert sorted(np.concatenate(folds)) == list(range(len(y)))
+    for fold in folds:
+        assert np.bincount(y[fold], minlength=3).tolist() == [10, 4, 2]
+    again = stratified_folds(y, 5, seed=7)
+    assert all((a == b).all() for a, b in zip(folds, again))
+    other = stratified_folds(y, 5, seed=8)
+    assert any((a != b).any() for a, b in zip(folds, other) if len(a) == len(b))

@@ -1,0 +1,59 @@
+"""`transfer-gui cv`: an honest accuracy by stratified k-fold cross-validation on cached features."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..core.cli_progress import TextProgress
+from ..core.jobs import CancelToken
+from .common import EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c
+
+
+def add_cv_parser(sub: argparse._SubParsersAction) -> None:
+    """Adds the `cv` command to the subparsers `sub`."""
+    from ..core.crossval import DEFAULT_FOLDS, DEFAULT_SEED
+    from ..core.models import DEFAULT_BACKBONE, backbone_names
+
+    c = sub.add_parser("cv", help="cross-validate feature extraction: accuracy and macro-F1 per "
+                       "fold, with mean and spread (seconds once features are cached)")
+    c.add_argument("data", help="dataset folder (every labelled image is used, splits pooled)")
+    c.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
+                   help="number of stratified folds (default: %(default)s)")
+    c.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=backbone_names())
+    c.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help="seed of the fold assignment (default: %(default)s)")
+    c.add_argument("--class-weights", choices=("auto", "none"), default="none")
+    c.add_argument("--cache-dir", help="keep backbone features here and reuse them")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.add_argument("--offline", action="store_true", help="never download weights")
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    """Runs the cross-validation and prints each fold, then mean ± standard deviation."""
+    from ..core.crossval import cross_validate
+    from ..core.features import FeatureCache, default_feature_cache
+
+    cancel = CancelToken()
+    cancel_on_ctrl_c(cancel)
+    bar = TextProgress()
+    result = cross_validate(args.data, args.backbone, folds=args.folds, seed=args.seed,
+                            class_weights=args.class_weights,
+                            cache=FeatureCache(args.cache_dir) if args.cache_dir
+                            else default_feature_cache(),
+                            allow_download=not args.offline, progress=bar, cancel=cancel)
+    bar.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return EXIT_OK if not cancel.cancelled else EXIT_INTERRUPTED
+    print(f"{result.folds}-fold cross-validation of feature extraction ({result.backbone}), "
+          f"seed {result.seed}, {result.num_images} images:")
+    for f in result.fold_scores:
+        print(f"  fold {f.fold}: accuracy {f.accuracy:.1%}, balanced accuracy "
+              f"{f.balanced_accuracy:.1%}, macro-F1 {f.macro_f1:.3f} ({f.num_images} images)")
+    print(f"Mean \u00b1 standard deviation: {result.summary()}")
+    if result.skipped:
+        print(f"Skipped {len(result.skipped)} unreadable file(s). First: "
+              f"{result.skipped[0]['path']}: {result.skipped[0]['reason']}")
+    print(f"{result.seconds:.1f} s")
+    return EXIT_OK

@@ -1,0 +1,198 @@
+"""Fit a linear classifier head on cached backbone features: the linear probe.
+
+The head is a multinomial logistic regression fitted full-batch with L-BFGS, its L2 strength
+chosen by stratified cross-validation on the training rows: the standard linear-probe protocol
+(e.g. CLIP's evaluation; scikit-learn's `LogisticRegression(solver="lbfgs")` fits the same
+objective). Feature extraction trains its head this way, fine-tuning starts from it (LP-FT), and
+cross-validation, the benchmarks and later tools (label-error ranking, ensembles) call `fit_head`.
+
+Objective, for rows x_i with labels y_i and row weights w_i:
+
+    sum_i w_i CE(W x_i + b, y_i) / sum_i w_i  +  l2 / 2 * ||W||^2     (the bias is not penalised)
+
+which is scikit-learn's objective with C = 1 / (l2 * n) when all weights are 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .jobs import CancelToken, Progress, ProgressCallback, no_progress
+
+# L2 strengths tried by cross-validation, strongest first (warm starts follow the path). With
+# ~100-10,000 rows this spans scikit-learn's C from about 1e-3 to 1e3.
+L2_GRID = tuple(float(v) for v in np.logspace(0, -6, 13))
+DEFAULT_L2 = 1e-3  # used when a class is too small to cross-validate
+CV_FOLDS = 5
+MAX_ITERATIONS = 500
+
+
+@dataclass
+class LinearHead:
+    """A fitted linear head: logits = features @ weight.T + bias."""
+
+    weight: np.ndarray  # (classes, feature_dim), float32
+    bias: np.ndarray  # (classes,), float32
+    l2: float
+    cv_accuracy: dict[float, float] = field(default_factory=dict)  # l2 -> mean fold accuracy
+    train_loss: float = float("nan")
+    iterations: int = 0
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features, np.float32) @ self.weight.T + self.bias
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        z = self.logits(features).astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def copy_into(self, linear: nn.Linear) -> None:
+        """Set an nn.Linear (e.g. a TransferModel head's) to this head's weights."""
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(self.weight))
+            linear.bias.copy_(torch.from_numpy(self.bias))
+
+
+def row_weights(labels: np.ndarray, num_classes: int, class_weights: str) -> np.ndarray:
+    """Per-row loss weights: all ones, or ("auto") inverse class frequency with mean 1."""
+    labels = np.asarray(labels, int)
+    if class_weights != "auto":
+        return np.ones(len(labels), np.float32)
+    counts = np.bincount(labels, minlength=num_classes).astype(float)
+    per_class = np.where(counts > 0, len(labels) / (num_classes * np.maximum(counts, 1)), 0.0)
+    return per_class[labels].astype(np.float32)
+
+
+def probe_loss(linear: nn.Linear, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
+               l2: float) -> torch.Tensor:
+    """The probe's objective (module docstring) for one linear layer: the one home of it."""
+    ce = F.cross_entropy(linear(x), y, reduction="none")
+    return (ce * weights).sum() / weights.sum() + 0.5 * l2 * linear.weight.pow(2).sum()
+
+
+def lbfgs(params, max_iter: int) -> torch.optim.LBFGS:
+    """The probe's optimiser: full-batch L-BFGS with a strong-Wolfe line search."""
+    return torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, history_size=20,
+                             tolerance_grad=1e-6, tolerance_change=1e-10,
+                             line_search_fn="strong_wolfe")
+
+
+def _fit(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, num_classes: int, l2: float,
+         start: Optional[nn.Linear] = None) -> tuple[nn.Linear, float, int]:
+    linear = nn.Linear(x.shape[1], num_classes)
+    with torch.no_grad():
+        if start is not None:
+            linear.load_state_dict(start.state_dict())
+        else:
+            linear.weight.zero_()
+            linear.bias.zero_()
+    optimizer = lbfgs(linear.parameters(), MAX_ITERATIONS)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = probe_loss(linear, x, y, w, l2)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        loss = float(probe_loss(linear, x, y, w, l2))
+    iterations = optimizer.state[optimizer._params[0]].get("n_iter", 0)
+    return linear, loss, iterations
+
+
+def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[np.ndarray]:
+    """Validation indices of each of `folds` stratified folds (scikit-learn's StratifiedKFold,
+    shuffled with `seed`). The caller checks that every class has at least `folds` rows."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels, int)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed % 2**32)
+    return [val for _, val in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def choose_l2(features: np.ndarray, labels: np.ndarray, num_classes: int, *,
+              class_weights: str = "none", folds: int = CV_FOLDS, seed: int = 0,
+              grid: Sequence[float] = L2_GRID, cancel: Optional[CancelToken] = None,
+              progress: ProgressCallback = no_progress) -> tuple[float, dict[float, float]]:
+    """The L2 strength with the best mean fold accuracy (ties: the lower mean log-loss, then
+    the stronger penalty), and each strength's mean accuracy. Falls back to DEFAULT_L2 when the
+    smallest class has fewer than 2 rows."""
+    labels = np.asarray(labels, int)
+    present = np.bincount(labels, minlength=num_classes)
+    smallest = int(present[present > 0].min()) if present.any() else 0
+    folds = min(folds, smallest)
+    if folds < 2:
+        return DEFAULT_L2, {}
+    cancel = cancel or CancelToken()
+    x_all = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+    y_all = torch.from_numpy(labels).long()
+    w_all = torch.from_numpy(row_weights(labels, num_classes, class_weights))
+    scores = {l2: [0.0, 0.0] for l2 in grid}  # accuracy, log-loss sums
+    fold_indices = stratified_folds(labels, folds, seed)
+    for k, val in enumerate(fold_indices):
+        train = np.setdiff1d(np.arange(len(labels)), val)
+        previous = None
+        for l2 in grid:
+            cancel.raise_if_cancelled()
+            previous, _, _ = _fit(x_all[train], y_all[train], w_all[train], num_classes, l2,
+                                  start=previous)
+            with torch.no_grad():
+                logits = previous(x_all[val])
+                scores[l2][0] += float((logits.argmax(1) == y_all[val]).float().mean())
+                scores[l2][1] += float(F.cross_entropy(logits, y_all[val]))
+        progress(Progress((k + 1) / folds, f"Choosing the regularisation: fold {k + 1}/{folds}",
+                          stage="probe"))
+    best = max(grid, key=lambda l2: (round(scores[l2][0], 9), -scores[l2][1], l2))
+    return best, {l2: s[0] / folds for l2, s in scores.items()}
+
+
+def fit_head(features: np.ndarray, labels: Sequence[int], num_classes: int, *,
+             l2: Optional[float] = None, class_weights: str = "none",
+             cv_features: Optional[np.ndarray] = None, cv_labels: Optional[Sequence[int]] = None,
+             folds: int = CV_FOLDS, seed: int = 0, cancel: Optional[CancelToken] = None,
+             progress: ProgressCallback = no_progress) -> LinearHead:
+    """Fit the linear probe on (features, labels) to convergence.
+
+    Args:
+        features: (rows, dim) backbone features; labels: class index per row.
+        l2: The L2 strength; None chooses it by stratified `folds`-fold cross-validation.
+        class_weights: "none", or "auto" to weigh rows by inverse class frequency.
+        cv_features, cv_labels: Rows to cross-validate on instead of (features, labels), e.g.
+            one centre view per image when `features` also holds augmented views (folds must
+            not split an image's views).
+        seed: Seed of the fold assignment.
+    """
+    labels = np.asarray(labels, int)
+    cv = {}
+    if l2 is None:
+        l2, cv = choose_l2(features if cv_features is None else cv_features,
+                           labels if cv_labels is None else np.asarray(cv_labels, int),
+                           num_classes, class_weights=class_weights, folds=folds, seed=seed,
+                           cancel=cancel, progress=progress)
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+    w = torch.from_numpy(row_weights(labels, num_classes, class_weights))
+    linear, loss, iterations = _fit(x, torch.from_numpy(labels).long(), w, num_classes, l2)
+    return LinearHead(linear.weight.detach().numpy().copy(), linear.bias.detach().numpy().copy(),
+                      l2, cv, loss, iterations)
+
+
+def head_scores(head: LinearHead, features: np.ndarray, labels: Sequence[int]) -> dict[str, float]:
+    """Accuracy and mean cross-entropy of a head on labelled features."""
+    labels = np.asarray(labels, int)
+    if not len(labels):
+        return {"accuracy": 0.0, "loss": 0.0}
+    probs = head.probabilities(features)
+    return {"accuracy": float((probs.argmax(1) == labels).mean()),
+            "loss": float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())}
+
+
+__all__ = ["LinearHead", "fit_head", "choose_l2", "stratified_folds", "row_weights",
+           "probe_loss", "lbfgs", "head_scores", "L2_GRID", "CV_FOLDS"]

@@ -1,0 +1,250 @@
+"""What each mode trains and how: the engine's `TrainingPlan` per mode.
+
+- Feature extraction: backbone features computed once (cached), then the head is the linear
+  probe fitted by L-BFGS to convergence, its L2 strength chosen by cross-validation (heads.py).
+- Fine-tuning (LP-FT): the head starts as that probe, which is also validated as "epoch 0";
+  the backbone then trains with batch norm frozen (batchnorm.py), in micro-batches on the CPU
+  (bounded memory, Stop within a micro-batch), optionally pulled towards its pretrained weights
+  (L2-SP). The best epoch wins, so the run keeps the probe if no fine-tuned epoch beats it.
+- From scratch: random weights, ordinary batch norm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data import DatasetScan, ImageStore
+from ..errors import DatasetError
+from ..evaluation import evaluate_predictions
+from ..features import dataset_features
+from ..heads import choose_l2, fit_head, lbfgs, row_weights
+from ..models import TransferModel, set_trainable_stages
+from . import batchnorm
+from . import callbacks as cb
+from .config import FINE_TUNING, PROBE_ITERATIONS_PER_EPOCH
+from .loop import Callback
+from .setup import ImageBatches, fixed_batches, num_batches
+
+if TYPE_CHECKING:
+    from .engine import _Run
+
+SPLITS = ("train", "val", "test")
+# Fine-tuning below this many training images in a class keeps the probe without trying.
+MIN_FINE_TUNING_IMAGES = 5
+# CPU fine-tuning steps in micro-batches of this many images: Lite0 at 224 px peaks at about
+# 1 GB less per 8 images than at 32, runs at the same images/s on 2 cores, and a micro-batch
+# takes ~0.3 s, so Stop answers well within 2 s (bench/README.md, "fine-tuning memory").
+CPU_MICRO_BATCH = 8
+
+
+class Split:
+    """Positions (into the list of all files) and labels of one split."""
+
+    def __init__(self, positions: list[int], labels: list[int], files: list[str]) -> None:
+        self.positions, self.labels, self.files = positions, labels, files
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+@dataclass
+class TrainingPlan:
+    """Everything the engine hands to the Trainer for one mode, plus how to score a split."""
+
+    dataset: DatasetScan
+    splits: dict[str, Split]
+    model: nn.Module  # what the Trainer steps: the head (feature extraction) or the whole model
+    train: Callable
+    val: Callable
+    num_batches: int
+    optimizer: Optional[torch.optim.Optimizer]  # None: the engine's mini-batch optimiser
+    evaluate: Callable[[Split], dict]
+    set_train_mode: Callable[[nn.Module], None]
+    epochs: int
+    schedule: bool = True  # cosine learning-rate decay (not for L-BFGS)
+    keep: str = "best"  # BestCheckpoint rule
+    callbacks: list[Callback] = field(default_factory=list)
+    start_metrics: Optional[dict[str, float]] = None
+    micro_batch: Optional[int] = None
+    warmup_steps: int = 0  # learning-rate warm-up steps of the cosine schedule
+    penalty: Optional[Callable[[], torch.Tensor]] = None
+    probe: Optional[dict] = None  # the linear probe's l2 and validation scores (fine-tuning)
+    fallback: Optional[str] = None  # why fine-tuning was not tried, in plain words
+    loss: Optional[nn.Module] = None  # set by the engine
+
+
+def splits_of(dataset: DatasetScan, files: list[str], failed: set[int]) -> dict[str, Split]:
+    out = {}
+    for name in SPLITS:
+        pos = [i for i, s in enumerate(dataset.samples) if s.split == name and i not in failed]
+        out[name] = Split(pos, [dataset.samples[i].label for i in pos], [files[i] for i in pos])
+    return out
+
+
+def drop_failures(dataset: DatasetScan, files: list[str], failures: dict[int, str]) -> DatasetScan:
+    """The scan without undecodable files; refuses a class with no train or no val image left."""
+    if not failures:
+        return dataset
+    dataset = dataset.without([files[i] for i in failures], {files[i]: r for i, r in failures.items()})
+    counts = dataset.counts()
+    empty = [name for name in dataset.class_names if counts[name]["train"] == 0]
+    if empty:
+        raise DatasetError(f"Class '{empty[0]}' has no training image that can be decoded. "
+                           f"See the skipped files and add readable images.", path=dataset.root)
+    if not dataset.split("val"):
+        raise DatasetError("None of the validation images can be decoded. See the skipped files "
+                           "and add readable images.", path=dataset.root)
+    return dataset
+
+
+def _probabilities(model: nn.Module, batches, device: torch.device) -> np.ndarray:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for inputs, _ in batches:
+            out.append(torch.softmax(model(inputs.to(device)).float(), dim=1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def _linear(model: TransferModel) -> nn.Linear:
+    return next(m for m in model.head.modules() if isinstance(m, nn.Linear))
+
+
+def feature_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> TrainingPlan:
+    """Feature extraction: cached features, then the L-BFGS linear probe (epochs = rounds)."""
+    c = run.config
+    model.to(run.device)
+    model.backbone.requires_grad_(False)
+    files = [s.path for s in dataset.samples]
+    feats = dataset_features(
+        run.spec, files, network=model.backbone, augmentation=c.augmentation,
+        augmented_views=c.feature_views, seed=c.seed,
+        views_for=lambda i: dataset.samples[i].split == "train", cache=run.feature_cache,
+        device=run.device, mixed_precision=c.mixed_precision, progress=run.stage("prepare"),
+        cancel=run.cancel)
+    splits = splits_of(dataset, files, set(feats.failures))
+    dataset = drop_failures(dataset, files, feats.failures)
+    train = splits["train"]
+    x = torch.from_numpy(np.concatenate([feats.views[i] for i in train.positions]))
+    y = torch.tensor([label for i, label in zip(train.positions, train.labels)
+                      for _ in range(len(feats.views[i]))])
+    l2 = c.head_l2
+    if l2 is None:
+        l2, _ = choose_l2(feats.center(train.positions), np.asarray(train.labels),
+                          dataset.num_classes, class_weights=c.class_weights, seed=c.seed,
+                          cancel=run.cancel, progress=run.stage("probe"))
+    linear = _linear(model)
+    with torch.no_grad():
+        linear.weight.zero_()
+        linear.bias.zero_()
+    val = splits["val"]
+    center = lambda split: torch.from_numpy(feats.center(split.positions))  # noqa: E731
+
+    def evaluate(split: Split) -> dict:
+        probs = _probabilities(model.head, fixed_batches(center(split), torch.tensor(split.labels),
+                                                         512)(), run.device)
+        return evaluate_predictions(split.labels, probs, dataset.class_names, split.files)
+
+    return TrainingPlan(
+        dataset, splits, model.head, train=lambda epoch: iter([(x, y)]),
+        val=fixed_batches(center(val), torch.tensor(val.labels), 512), num_batches=1,
+        optimizer=lbfgs(linear.parameters(), PROBE_ITERATIONS_PER_EPOCH), evaluate=evaluate,
+        set_train_mode=lambda m: m.eval(), epochs=c.epochs, schedule=False, keep="latest",
+        callbacks=[cb.Converged()], penalty=lambda: 0.5 * l2 * linear.weight.pow(2).sum(),
+        probe={"l2": l2})
+
+
+def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> TrainingPlan:
+    """Fine-tuning and from scratch: images decoded once into an ImageStore."""
+    c = run.config
+    model.to(run.device)
+    files = [s.path for s in dataset.samples]
+    store = ImageStore(files, run.spec.preprocessing.resize_size,
+                       memory_budget_bytes=c.memory_budget_mb * 1_000_000)
+    run.resources.append(store)
+    failures = store.decode_all(progress=run.stage("prepare"), cancel=run.cancel)
+    splits = splits_of(dataset, files, set(failures))
+    dataset = drop_failures(dataset, files, failures)
+
+    def images(split: Split, augmentation: str = "none") -> ImageBatches:
+        return ImageBatches(store.get_many, split.positions, split.labels, run.pipeline,
+                            c.batch_size, c.seed, augmentation)
+
+    def evaluate(split: Split) -> dict:
+        probs = _probabilities(model, images(split).evaluate(), run.device)
+        return evaluate_predictions(split.labels, probs, dataset.class_names, split.files)
+
+    train_images = images(splits["train"], c.augmentation)
+    plan = TrainingPlan(
+        dataset, splits, model, train=train_images.train, val=images(splits["val"]).evaluate,
+        num_batches=num_batches(len(splits["train"]), c.batch_size), optimizer=None,
+        evaluate=evaluate, set_train_mode=batchnorm.train_mode_setter(
+            c.batch_norm if c.mode == FINE_TUNING else "train"), epochs=c.epochs)
+    if c.mode == FINE_TUNING:
+        _start_from_probe(run, model, plan, files, store)
+        set_trainable_stages(model, run.spec, 0 if c.warmup_epochs else c.unfreeze_stages)
+        if c.warmup_epochs:  # optional head-only epochs (LP-FT makes them unnecessary)
+            plan.callbacks.append(cb.Unfreeze(c.warmup_epochs, lambda: set_trainable_stages(
+                model, run.spec, c.unfreeze_stages)))
+        if c.batch_norm == "reestimate":
+            plan.callbacks.append(cb.ReestimateBatchNorm(
+                lambda: (x for x, _ in images(splits["train"]).evaluate()), run.device, run.cancel))
+        if c.stay_close > 0:
+            plan.penalty = _stay_close_penalty(model, c.stay_close)
+        plan.warmup_steps = plan.num_batches  # one epoch (see CosineSchedule)
+        if c.batch_norm != "train" and run.device.type == "cpu":
+            plan.micro_batch = CPU_MICRO_BATCH
+    else:
+        batchnorm.set_momentum(model, 0.1)
+    return plan
+
+
+def _start_from_probe(run: "_Run", model: TransferModel, plan: TrainingPlan, files: list[str],
+                      store: ImageStore) -> None:
+    """LP-FT: fit the linear probe on the pretrained backbone's features (from the decoded
+    images, through the feature cache) and start the head from it; validate it as epoch 0."""
+    c, splits = run.config, plan.splits
+    positions = splits["train"].positions + splits["val"].positions
+    index = {files[i]: i for i in positions}
+    feats = dataset_features(run.spec, [files[i] for i in positions], network=model.backbone,
+                             cache=run.feature_cache, device=run.device,
+                             load_image=lambda path: store.get_many([index[path]])[0],
+                             mixed_precision=c.mixed_precision, progress=run.stage("probe"),
+                             cancel=run.cancel)
+    n_train = len(splits["train"])
+    train_x = feats.center(range(n_train))
+    train_y = np.asarray(splits["train"].labels)
+    head = fit_head(train_x, train_y, plan.dataset.num_classes, l2=c.head_l2,
+                    class_weights=c.class_weights, seed=c.seed, cancel=run.cancel)
+    head.copy_into(_linear(model))
+    logits = torch.from_numpy(head.logits(train_x))
+    weights = torch.from_numpy(row_weights(train_y, plan.dataset.num_classes, c.class_weights))
+    ce = torch.nn.functional.cross_entropy(logits, torch.from_numpy(train_y), reduction="none",
+                                           label_smoothing=c.label_smoothing)
+    plan.start_metrics = {"train_loss": float((ce * weights).sum() / weights.sum()),
+                          "train_acc": float((logits.argmax(1).numpy() == train_y).mean())}
+    plan.probe = {"l2": head.l2}
+    counts = np.bincount(train_y, minlength=plan.dataset.num_classes)
+    smallest = int(counts.argmin())
+    if counts[smallest] < MIN_FINE_TUNING_IMAGES:
+        plan.epochs = 0
+        plan.fallback = (f"Fine-tuning needs at least {MIN_FINE_TUNING_IMAGES} training images "
+                         f"per class to do better than feature extraction, and class "
+                         f"'{plan.dataset.class_names[smallest]}' has {counts[smallest]}. The run "
+                         f"kept the feature-extraction model; add images to fine-tune.")
+
+
+def _stay_close_penalty(model: TransferModel, alpha: float) -> Callable[[], torch.Tensor]:
+    """L2-SP: alpha/2 x squared distance of the trainable backbone weights from their start."""
+    pairs = [(p, p.detach().clone()) for p in model.backbone.parameters()
+             if p.requires_grad and p.ndim > 1]
+
+    def penalty() -> torch.Tensor:
+        return 0.5 * alpha * sum((p - p0).pow(2).sum() for p, p0 in pairs)
+
+    return penalty
