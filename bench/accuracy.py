@@ -1,17 +1,28 @@
-"""Accuracy per transfer mode with each mode's default settings (the app's out-of-the-box result).
+"""Accuracy per method and dataset: feature extraction, fine-tuning (random head), LP-FT (the
+default fine-tuning), a reference linear probe, and from scratch.
 
-For each mode, one train_run(TrainConfig.for_mode(data, mode[, epochs=N])) on a fresh feature
-cache; prints the best val accuracy (the checkpointed epoch), the val macro-F1 of that best model
-(result.evaluation), the epochs run and the seconds. Targets: feature extraction >= 0.93,
-fine-tuning >= 0.94 (best val accuracy); from scratch is reported only.
+Each training method runs in its own child process (`python bench/accuracy.py --one ...`), so
+its peak resident memory (ru_maxrss) is its own. Per dataset and method it prints: best val
+accuracy (the checkpointed epoch), test accuracy and balanced accuracy when the dataset has a
+test split, seconds and peak RSS. The reference probe is scikit-learn's LogisticRegression
+(L-BFGS, multinomial) with C chosen by 5-fold CV on the training images (LogisticRegressionCV)
+on the same cached features.
 
-    python bench/accuracy.py                                    # all three modes, defaults
-    python bench/accuracy.py --modes feature_extraction --epochs 3
+Datasets: hymenoptera (real photos, train/val), `shapes` (generated: coloured shapes on textured
+noise, the class is the colour, 3 x 60 train + 3 x 30 test: the backbone must adapt), and
+`imbalanced` (the same family with 60/20/8 training images). Targets: fine-tuning (LP-FT) >=
+feature extraction on every dataset (test, else val), LP-FT >= 0.98 test on shapes, FE within
+0.5 point of the reference probe.
+
+    python bench/accuracy.py                            # everything (about 30 min on 2 cores)
+    python bench/accuracy.py --datasets shapes --methods fe lpft probe
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,96 +32,147 @@ try:
 except ImportError:  # run as a script: bench/ is on sys.path
     import _common as common
 
-MODES = ("feature_extraction", "fine_tuning", "from_scratch")
-TARGETS = {"feature_extraction": 0.93, "fine_tuning": 0.94}
-SHORT = {"feature_extraction": "fe", "fine_tuning": "ft", "from_scratch": "scratch"}
+sys.path.insert(0, str(common.REPO_ROOT / "tests"))  # the generated-dataset makers live there
+
+METHODS = {  # method -> (mode, config overrides)
+    "fe": ("feature_extraction", {}),
+    "fe_auto_weights": ("feature_extraction", {"class_weights": "auto"}),
+    "fe_no_weights": ("feature_extraction", {"class_weights": "none"}),
+    "ft": ("fine_tuning", {"probe_start": False}),
+    "lpft": ("fine_tuning", {}),
+    "lpft_reestimate": ("fine_tuning", {"batch_norm": "reestimate"}),
+    "lpft_l2sp": ("fine_tuning", {"stay_close": 0.01}),
+    "scratch": ("from_scratch", {}),
+}
+DEFAULT_METHODS = ("fe", "probe", "ft", "lpft", "scratch")
+DATASETS = ("hymenoptera", "shapes", "imbalanced")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description="Train with each mode's default settings and print best val accuracy, val "
-                    "macro-F1, epochs run and seconds per mode, then a JSON line.")
-    p.add_argument("--data", default=common.DEFAULT_DATA,
-                   help="dataset folder (default: %(default)s)")
-    p.add_argument("--backbone", default=common.DEFAULT_BACKBONE,
-                   help="registry name of the backbone (default: %(default)s)")
-    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
-                   help="modes to run, in order (default: all three)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="override every mode's default epoch count (targets then only "
-                        "indicative)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
-                   help="training device (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=None, help="training seed (default: config's)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch.set_num_threads before training (default: torch's choice)")
-    p.add_argument("--workdir", default=None,
-                   help="keep each mode's run folder under this folder (default: temporary, "
-                        "deleted)")
-    p.add_argument("--progress", action="store_true",
-                   help="draw the training progress bar on stderr")
-    args = p.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        p.error("--epochs must be at least 1")
-    return args
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    p.add_argument("--methods", nargs="+", choices=[*METHODS, "probe"], default=list(DEFAULT_METHODS))
+    p.add_argument("--backbone", default=common.DEFAULT_BACKBONE)
+    p.add_argument("--scratch-epochs", type=int, default=10,
+                   help="epochs of the from-scratch runs (default: %(default)s; reported only)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--workdir", default=None, help="keep datasets and runs here")
+    p.add_argument("--one", nargs=3, metavar=("DATA", "METHOD", "OUT"), help=argparse.SUPPRESS)
+    return p.parse_args(argv)
 
 
-def run_mode(args, mode: str, run_dir: Path, figures: common.Figures) -> dict:
-    from transfer_gui.core.features import FeatureCache
+def make_dataset(name: str, base: Path) -> str:
+    from synthetic import make_shapes_dataset
+
+    if name == "hymenoptera":
+        return common.DEFAULT_DATA
+    root = base / name
+    if not root.exists():
+        counts = {"red": 60, "green": 20, "blue": 8} if name == "imbalanced" else None
+        make_shapes_dataset(root, counts=counts, seed=1 if counts else 0)
+    return str(root)
+
+
+def run_one(data: str, method: str, out: str, args) -> None:
+    """Child process: train one method and write its figures to OUT/figures.json."""
     from transfer_gui.core.training.config import TrainConfig
     from transfer_gui.core.training.engine import train_run
 
-    config = TrainConfig.for_mode(args.data, mode, backbone=args.backbone, epochs=args.epochs,
-                                  device=args.device, seed=args.seed)
-    figures.info(f"-- {mode}: epochs {config.epochs}, batch {config.batch_size}, lr "
-                 f"{config.learning_rate}, augmentation {config.augmentation}, early stopping "
-                 f"patience {config.early_stopping_patience}")
-    progress = common.text_progress(args.progress)
+    mode, overrides = METHODS[method]
+    if mode == "from_scratch":
+        overrides = {**overrides, "epochs": args.scratch_epochs}
+    config = TrainConfig.for_mode(data, mode, backbone=args.backbone, **overrides)
     started = time.perf_counter()
-    result = train_run(config, run_dir, feature_cache=FeatureCache(),
-                       progress=progress or (lambda _: None))
-    seconds = time.perf_counter() - started
-    common.close_progress(progress)
-    key = SHORT[mode]
-    best = result.best or {}
-    target = TARGETS.get(mode)
-    acc = figures.add(f"{key}_best_val_acc", best.get("val_acc"), f"{mode}: best val accuracy",
-                      target=(">=", target) if target is not None else None,
-                      note=f"epoch {best.get('epoch')}" + ("" if target else ", reported only"))
-    val = (result.evaluation or {}).get("splits", {}).get("val", {})
-    f1 = figures.add(f"{key}_val_macro_f1", val.get("macro_f1"),
-                     f"{mode}: val macro-F1 (best model)")
-    epochs_run = figures.add(f"{key}_epochs_run", len(result.history),
-                             f"{mode}: epochs run", note=f"of {config.epochs}; "
-                             f"stop: {result.stop_reason or 'all epochs ran'}")
-    figures.add(f"{key}_seconds", round(seconds, 1), f"{mode}: seconds (whole train_run)", "s",
-                digits=1)
-    return {"mode": mode, "acc": acc, "f1": f1, "epochs": epochs_run,
-            "max_epochs": config.epochs, "seconds": seconds, "target": target}
+    result = train_run(config, Path(out) / "run", allow_download=False)
+    splits = (result.evaluation or {}).get("splits", {})
+    figures = {"best_val_acc": (result.best or {}).get("val_acc"),
+               "best_epoch": (result.best or {}).get("epoch"),
+               "epochs": [h["epoch"] for h in result.history][-1:],
+               "val_curve": [round(h["val_acc"], 3) for h in result.history],
+               "kept": result.kept, "seconds": time.perf_counter() - started,
+               "probe_l2": (result.probe or {}).get("l2")}
+    for split in ("val", "test"):
+        if split in splits:
+            figures[f"{split}_acc"] = splits[split]["accuracy"]
+            figures[f"{split}_balanced"] = splits[split]["balanced_accuracy"]
+    Path(out, "figures.json").write_text(json.dumps(figures))
+
+
+def reference_probe(data: str, backbone: str) -> dict:
+    """scikit-learn's LogisticRegressionCV on the cached centre features (train -> val/test)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.metrics import balanced_accuracy_score
+
+    from transfer_gui.core.data import scan_dataset
+    from transfer_gui.core.features import dataset_features
+    from transfer_gui.core.models import get_backbone
+
+    started = time.perf_counter()
+    scan = scan_dataset(data)
+    feats = dataset_features(get_backbone(backbone), [s.path for s in scan.samples])
+    split_of = np.array([s.split for s in scan.samples])
+    y = np.array([s.label for s in scan.samples])
+    x = feats.center(range(len(y)))
+    train = split_of == "train"
+    model = LogisticRegressionCV(Cs=np.logspace(-3, 3, 13), cv=5, max_iter=5000).fit(x[train], y[train])
+    out = {"seconds": time.perf_counter() - started, "C": float(model.C_[0])}
+    for split in ("val", "test"):
+        rows = split_of == split
+        if rows.any():
+            pred = model.predict(x[rows])
+            out[f"{split}_acc"] = float((pred == y[rows]).mean())
+            out[f"{split}_balanced"] = float(balanced_accuracy_score(y[rows], pred))
+    return out
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     common.set_threads(args.threads)
+    if args.one:
+        run_one(*args.one, args)
+        return {}
     figures = common.Figures("accuracy")
-    common.print_header("accuracy per mode (default settings)", figures)
-    figures.info(f"dataset {args.data}, backbone {args.backbone}, modes {' '.join(args.modes)}"
-                 + (f", epochs overridden to {args.epochs}" if args.epochs else ""))
-    rows = []
+    common.print_header("accuracy per method and dataset", figures)
+    table = []
     with tempfile.TemporaryDirectory(prefix="bench_acc_") as tmp:
-        base = Path(args.workdir) if args.workdir else Path(tmp)
-        for mode in args.modes:
-            rows.append(run_mode(args, mode, base / mode, figures))
-    figures.info("\nsummary:")
-    figures.info(f"  {'mode':<20}{'best val acc':>13}{'target':>9}{'val macro-F1':>14}"
-                 f"{'epochs':>9}{'seconds':>10}")
-    for r in rows:
-        acc = f"{r['acc']:.4f}" if r["acc"] is not None else "-"
-        f1 = f"{r['f1']:.4f}" if r["f1"] is not None else "-"
-        target = f">={r['target']}" if r["target"] is not None else "-"
-        figures.info(f"  {r['mode']:<20}{acc:>13}{target:>9}{f1:>14}"
-                     f"{str(r['epochs']) + '/' + str(r['max_epochs']):>9}{r['seconds']:>10.1f}")
+        base = Path(args.workdir or tmp)
+        for name in args.datasets:
+            data = make_dataset(name, base)
+            for method in args.methods:
+                if method == "probe":
+                    row = reference_probe(data, args.backbone)
+                    row["peak_rss_mb"] = None
+                else:
+                    out = base / f"{name}_{method}"
+                    out.mkdir(parents=True, exist_ok=True)
+                    cmd = [sys.executable, __file__, "--one", data, method, str(out),
+                           "--backbone", args.backbone, "--scratch-epochs", str(args.scratch_epochs)]
+                    child = common.run_measured(cmd, echo_prefix=None)
+                    if child.returncode != 0:
+                        figures.info(f"{name} {method}: FAILED (exit {child.returncode})")
+                        continue
+                    row = json.loads((out / "figures.json").read_text())
+                    row["peak_rss_mb"] = common.mb(child.peak_rss_bytes)
+                row.update(dataset=name, method=method)
+                table.append(row)
+                figures.info(json.dumps(row))
+                for key in ("best_val_acc", "test_acc", "test_balanced", "seconds", "peak_rss_mb"):
+                    if row.get(key) is not None:
+                        figures.add(f"{name}_{method}_{key}", row[key], f"{name} {method} {key}")
+    _summary(table, figures)
     return figures.finish()
+
+
+def _summary(table: list[dict], figures: common.Figures) -> None:
+    figures.info("\n  dataset      method            best val   val acc  test acc  test bal  "
+                 "seconds  peak MB")
+    for r in table:
+        def f(key, fmt="{:.3f}"):
+            return fmt.format(r[key]) if r.get(key) is not None else "-"
+        figures.info(f"  {r['dataset']:<12} {r['method']:<16} {f('best_val_acc'):>9} "
+                     f"{f('val_acc'):>9} {f('test_acc'):>9} {f('test_balanced'):>9} "
+                     f"{f('seconds', '{:.0f}'):>8} {f('peak_rss_mb', '{:.0f}'):>8}")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def test_settings_show_mode_defaults_and_record_overrides(qtbot, tmp_path):
     assert page.adv_form.isRowVisible(page.warmup) and not page.adv_form.isRowVisible(page.views)
     page.warmup.setValue(2)
     page.restore.click()
-    assert state.settings == {} and page.warmup.value() == 1
+    assert state.settings == {} and page.warmup.value() == 0
 
 
 def test_device_choice_lists_what_was_detected():

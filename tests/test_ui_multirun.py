@@ -19,6 +19,7 @@ import torch  # noqa: E402,F401  (before PySide6, as the app does)
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from synthetic import make_color_dataset  # noqa: E402
+from transfer_gui.core.evaluation import describe_accuracy  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.run_result import load_run_result  # noqa: E402
 from transfer_gui.core.training.config import MODES, TrainConfig  # noqa: E402
@@ -61,8 +62,7 @@ def headline_for(window, evaluation: dict) -> str:
     page = window.results_page
     primary = evaluation["primary_split"]
     scores = evaluation["splits"][primary]
-    return page.tr("{0} accuracy {1:.1f}% · macro-F1 {2:.3f}").format(
-        page.split_label(primary), 100 * scores["accuracy"], scores["macro_f1"])
+    return f"{page.split_label(primary)} accuracy {describe_accuracy(scores)}"
 
 
 def check_shows(window, result, run_dir: Path | None = None) -> None:
@@ -75,7 +75,8 @@ def check_shows(window, result, run_dir: Path | None = None) -> None:
     assert page.run_picker.combo.currentIndex() == state.run_index(run_dir)
     assert page.stack.currentIndex() == 1
     assert page.headline.text() == headline_for(window, result.evaluation)
-    assert f"of {len(result.history)}" in page.details.text()
+    trained = sum(1 for h in result.history if h["epoch"] > 0)  # not the epoch-0 probe
+    assert f"of {trained}" in page.details.text()
     split = page.current_split()
     scores = result.evaluation["splits"][split]
     assert page.matrix.total() == scores["num_samples"]

@@ -59,6 +59,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--stay-close", dest="stay_close", type=float, metavar="ALPHA",
                    help="fine-tuning: pull the backbone towards its pretrained weights (L2-SP "
                    "strength, e.g. 0.01; default 0: off)")
+    g.add_argument("--no-probe-start", dest="probe_start", action="store_const", const=False,
+                   help="fine-tuning: start from a random head instead of the linear probe")
     g.add_argument("--probe-l2", dest="head_l2", type=float,
                    help="L2 strength of the linear probe (default: chosen by cross-validation)")
     g.add_argument("--patience", dest="early_stopping_patience", type=int,

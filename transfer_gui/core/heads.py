@@ -31,6 +31,7 @@ L2_GRID = tuple(float(v) for v in np.logspace(0, -6, 13))
 DEFAULT_L2 = 1e-3  # used when a class is too small to cross-validate
 CV_FOLDS = 5
 MAX_ITERATIONS = 500
+CV_MAX_ITERATIONS = 100  # scikit-learn's default: enough to rank strengths, 5x cheaper
 
 
 @dataclass
@@ -85,7 +86,8 @@ def lbfgs(params, max_iter: int) -> torch.optim.LBFGS:
 
 
 def _fit(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, num_classes: int, l2: float,
-         start: Optional[nn.Linear] = None) -> tuple[nn.Linear, float, int]:
+         start: Optional[nn.Linear] = None, max_iter: int = MAX_ITERATIONS
+         ) -> tuple[nn.Linear, float, int]:
     linear = nn.Linear(x.shape[1], num_classes)
     with torch.no_grad():
         if start is not None:
@@ -93,7 +95,7 @@ def _fit(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, num_classes: int, l2
         else:
             linear.weight.zero_()
             linear.bias.zero_()
-    optimizer = lbfgs(linear.parameters(), MAX_ITERATIONS)
+    optimizer = lbfgs(linear.parameters(), max_iter)
 
     def closure():
         optimizer.zero_grad()
@@ -143,7 +145,7 @@ def choose_l2(features: np.ndarray, labels: np.ndarray, num_classes: int, *,
         for l2 in grid:
             cancel.raise_if_cancelled()
             previous, _, _ = _fit(x_all[train], y_all[train], w_all[train], num_classes, l2,
-                                  start=previous)
+                                  start=previous, max_iter=CV_MAX_ITERATIONS)
             with torch.no_grad():
                 logits = previous(x_all[val])
                 scores[l2][0] += float((logits.argmax(1) == y_all[val]).float().mean())
@@ -157,7 +159,8 @@ def choose_l2(features: np.ndarray, labels: np.ndarray, num_classes: int, *,
 def fit_head(features: np.ndarray, labels: Sequence[int], num_classes: int, *,
              l2: Optional[float] = None, class_weights: str = "none",
              cv_features: Optional[np.ndarray] = None, cv_labels: Optional[Sequence[int]] = None,
-             folds: int = CV_FOLDS, seed: int = 0, cancel: Optional[CancelToken] = None,
+             folds: int = CV_FOLDS, grid: Sequence[float] = L2_GRID, seed: int = 0,
+             cancel: Optional[CancelToken] = None,
              progress: ProgressCallback = no_progress) -> LinearHead:
     """Fit the linear probe on (features, labels) to convergence.
 
@@ -168,6 +171,7 @@ def fit_head(features: np.ndarray, labels: Sequence[int], num_classes: int, *,
         cv_features, cv_labels: Rows to cross-validate on instead of (features, labels), e.g.
             one centre view per image when `features` also holds augmented views (folds must
             not split an image's views).
+        folds, grid: The inner cross-validation's folds and candidate strengths.
         seed: Seed of the fold assignment.
     """
     labels = np.asarray(labels, int)
@@ -176,7 +180,7 @@ def fit_head(features: np.ndarray, labels: Sequence[int], num_classes: int, *,
         l2, cv = choose_l2(features if cv_features is None else cv_features,
                            labels if cv_labels is None else np.asarray(cv_labels, int),
                            num_classes, class_weights=class_weights, folds=folds, seed=seed,
-                           cancel=cancel, progress=progress)
+                           grid=grid, cancel=cancel, progress=progress)
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     w = torch.from_numpy(row_weights(labels, num_classes, class_weights))
     linear, loss, iterations = _fit(x, torch.from_numpy(labels).long(), w, num_classes, l2)

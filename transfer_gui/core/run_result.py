@@ -40,6 +40,8 @@ def load_run_result(run_dir: str | Path) -> TrainingResult:
     return TrainingResult(run.path, config, dataset, history=history, best=best,
                           evaluation=evaluation, stop_reason=summary.get("stop_reason"),
                           cancelled=bool(summary.get("cancelled")), device=summary.get("device", ""),
-                          seconds=float(summary.get("seconds") or 0.0))
+                          seconds=float(summary.get("seconds") or 0.0),
+                          probe=summary.get("probe"), kept=summary.get("kept"),
+                          note=summary.get("note"))
 
 

@@ -73,6 +73,8 @@ class TrainConfig:
             alpha/2 x squared distance); 0 turns it off.
         head_l2: Feature extraction and the fine-tuning start: L2 strength of the linear probe;
             None chooses it by cross-validation on the training images.
+        probe_start: Fine-tuning: start the head from the fitted linear probe (LP-FT) and keep
+            the probe if no epoch beats it; False starts from a random head (for comparisons).
         class_weights: "auto" weighs the loss by inverse class frequency; "none" does not.
         early_stopping_patience: Epochs without validation-loss improvement before stopping;
             0 turns early stopping off.
@@ -104,6 +106,7 @@ class TrainConfig:
     batch_norm: str = "frozen"
     stay_close: float = 0.0
     head_l2: Optional[float] = None
+    probe_start: bool = True
     class_weights: str = "auto"
     early_stopping_patience: int = 10
     dropout: float = 0.2

@@ -186,7 +186,8 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
         evaluate=evaluate, set_train_mode=batchnorm.train_mode_setter(
             c.batch_norm if c.mode == FINE_TUNING else "train"), epochs=c.epochs)
     if c.mode == FINE_TUNING:
-        _start_from_probe(run, model, plan, files, store)
+        if c.probe_start:
+            _start_from_probe(run, model, plan, files, store)
         set_trainable_stages(model, run.spec, 0 if c.warmup_epochs else c.unfreeze_stages)
         if c.warmup_epochs:  # optional head-only epochs (LP-FT makes them unnecessary)
             plan.callbacks.append(cb.Unfreeze(c.warmup_epochs, lambda: set_trainable_stages(

@@ -1,5 +1,10 @@
 """Step 5, Results: headline scores, the confusion matrix, per-class scores and the mistakes.
 
+The headline is the primary split's accuracy with its 95% interval, then balanced accuracy and
+macro-F1; the run's note (which model a fine-tuning run kept, and why) follows. The
+"Cross-validate" panel (`crossval_panel.CrossValidationPanel`) scores the run's dataset and
+backbone on every labelled image, fold by fold.
+
 It shows the selected run (`state.result`); when the project holds several runs, the "Run:"
 picker in the header chooses which (`run_picker.RunPicker`). Everything below the headline
 follows the split selector. Clicking a matrix cell lists that cell's images in a gallery
@@ -14,27 +19,18 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView,
-                               QLabel, QPushButton, QSplitter, QStackedWidget, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSplitter,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from transfer_gui.core.evaluation import describe_accuracy
 
 from ..confusion import ConfusionMatrixView
+from ..crossval_panel import CrossValidationPanel
 from ..gallery import Entry, ImageGallery
+from ..per_class_table import PerClassTable
 from ..run_picker import RunPicker
 from ..state import AppState
 from .base import WizardPage
-
-
-class _Number(QTableWidgetItem):
-    """A table cell showing a number with fixed decimals that sorts by value."""
-
-    def __init__(self, value: float, decimals: int = 3) -> None:
-        super().__init__(f"{value:.{decimals}f}" if decimals else str(int(value)))
-        self.setData(Qt.ItemDataRole.UserRole, float(value))
-        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        return self.data(Qt.ItemDataRole.UserRole) < other.data(Qt.ItemDataRole.UserRole)
 
 
 def _duration(seconds: float) -> str:
@@ -43,6 +39,14 @@ def _duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
+
+
+def _make_room(splitter: QSplitter, index: int) -> None:
+    """Give the splitter's `index`th part the height it asks for; the others share the rest."""
+    sizes = splitter.sizes()
+    need = min(splitter.widget(index).sizeHint().height(), sum(sizes) * 2 // 3)
+    rest = (sum(sizes) - need) // max(len(sizes) - 1, 1)
+    splitter.setSizes([need if i == index else rest for i in range(len(sizes))])
 
 
 class ResultsPage(WizardPage):
@@ -60,9 +64,21 @@ class ResultsPage(WizardPage):
         self.headline = QLabel()
         self.headline.setStyleSheet("font-size: 22pt; font-weight: 600;")
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.balanced = QLabel()
+        self.balanced.setToolTip(self.tr("Balanced accuracy: the average of each class's accuracy, "
+                                         "so a rare class counts as much as a common one."))
+        self.macro_f1 = QLabel()
+        self.macro_f1.setToolTip(self.tr("Macro-F1: the average over classes of F1, which is high "
+                                         "only when a class is both found and not over-predicted "
+                                         "(1 is perfect)."))
+        for label in (self.balanced, self.macro_f1):
+            label.setStyleSheet("font-size: 13pt;")
         self.details = QLabel(wordWrap=True)
+        self.decision = QLabel(wordWrap=True)  # the run's note: which model it kept, and why
+        self.decision.setStyleSheet("font-weight: 600;")
         self.note = QLabel(wordWrap=True)
         self.note.setStyleSheet("color: #b35900;")
+        self.crossval = CrossValidationPanel()
         self.run_picker = RunPicker(state)
         self.export_button = QPushButton(self.tr("Export model…"))
         self.export_button.setToolTip(self.tr("Save this run's model as TorchScript, ONNX or a "
@@ -73,18 +89,7 @@ class ResultsPage(WizardPage):
         self.split_combo.currentIndexChanged.connect(self._on_split_changed)
         self.matrix = ConfusionMatrixView()
         self.matrix.cellActivated.connect(self.show_cell)
-        self.per_class = QTableWidget(0, 5)
-        self.per_class.setHorizontalHeaderLabels(
-            [self.tr("Class"), self.tr("Precision"), self.tr("Recall"), self.tr("F1"),
-             self.tr("Support")])
-        self.per_class.setToolTip(self.tr("Precision: share of the images predicted as the class "
-                                          "that really are. Recall: share of the class's images "
-                                          "found. Click a header to sort."))
-        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.per_class.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.per_class.verticalHeader().hide()
-        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.per_class.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.per_class = PerClassTable()
         self.cell_gallery = ImageGallery(self._thumbs)
         self.mistakes = ImageGallery(self._thumbs)
         for gallery in (self.cell_gallery, self.mistakes):
@@ -108,7 +113,13 @@ class ResultsPage(WizardPage):
         # scores to show (then only the split selector and the texts are hidden).
         top = QHBoxLayout()
         text = QVBoxLayout()
-        for w in (self.headline, self.details, self.note):
+        scores = QHBoxLayout()
+        scores.addWidget(self.balanced)
+        scores.addWidget(self.macro_f1)
+        scores.addStretch(1)
+        text.addWidget(self.headline)
+        text.addLayout(scores)
+        for w in (self.details, self.decision, self.note):
             text.addWidget(w)
         top.addLayout(text, 1)
         top.addWidget(self.run_picker, 0, Qt.AlignmentFlag.AlignTop)
@@ -128,6 +139,10 @@ class ResultsPage(WizardPage):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.cell_gallery)
         right.addWidget(self.mistakes)
+        right.addWidget(section(self.tr("Cross-validation"),
+                                self.tr("how much the accuracy depends on the held-out images"),
+                                self.crossval))
+        self.crossval.resultShown.connect(lambda: _make_room(right, 2))
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(right)
@@ -150,6 +165,7 @@ class ResultsPage(WizardPage):
         return self.tr("Results")
 
     def shutdown(self) -> None:
+        self.crossval.shutdown()
         self.cell_gallery.shutdown()
         self.mistakes.shutdown()
 
@@ -169,14 +185,17 @@ class ResultsPage(WizardPage):
         evaluation = result.evaluation if result is not None else None
         self._thumbs.clear()
         self._split = None
+        self.crossval.set_run(result)
         if evaluation is None:
             self.empty.setText(self.tr("Train a model to see its results here.") if result is None
                                else self.tr("This run was stopped before it was evaluated, so "
                                             "there are no scores to show. Train again and let it "
                                             "finish to see its results."))
-            for label in (self.headline, self.details, self.note):
+            for label in (self.headline, self.balanced, self.macro_f1, self.details,
+                          self.decision, self.note):
                 label.clear()
             self.note.hide()
+            self.decision.hide()
             self.split_box.hide()
             self.stack.setCurrentIndex(0)
             self.cell_gallery.set_images([], "")
@@ -184,14 +203,17 @@ class ResultsPage(WizardPage):
             return
         primary = evaluation["primary_split"]
         scores = evaluation["splits"][primary]
-        self.headline.setText(self.tr("{0} accuracy {1:.1f}% · macro-F1 {2:.3f}").format(
-            self.split_label(primary), 100 * scores["accuracy"], scores["macro_f1"]))
-        epochs = len(result.history)
-        stop = result.stop_reason or self.tr("ran all {0} epochs").format(epochs)
+        self._show_scores(primary, scores)
+        epochs = sum(1 for h in result.history if h.get("epoch", 0) > 0)  # not the epoch-0 probe
+        best = evaluation.get("best_epoch", "?")
+        start = self.tr(" (the feature-extraction start)") if best == 0 else ""
+        stop = result.stop_reason or (self.tr("ran all {0} epochs").format(epochs) if epochs
+                                      else self.tr("no fine-tuning epochs"))
         self.details.setText(self.tr(
-            "Best epoch {0} of {1} · {2} · trained in {3} on {4} · {5} {6} images").format(
-            evaluation.get("best_epoch", "?"), epochs, stop, _duration(result.seconds),
-            result.device or "?", scores["num_samples"], self.split_label(primary).lower()))
+            "Best epoch {0} of {1}{2} · {3} · trained in {4} on {5}").format(
+            best, epochs, start, stop, _duration(result.seconds), result.device or "?"))
+        self.decision.setText(result.note or "")
+        self.decision.setVisible(bool(result.note))
         self.note.setText(self.tr("⚠ Training was cancelled: these are the scores of the best "
                                   "model saved before it stopped.") if result.cancelled else "")
         self.note.setVisible(result.cancelled)
@@ -206,6 +228,20 @@ class ResultsPage(WizardPage):
         self.set_split(primary)
         self._on_split_changed()
 
+    def _show_scores(self, split: str, scores: dict) -> None:
+        """The headline: accuracy with its 95% interval, then balanced accuracy and macro-F1."""
+        self.headline.setText(self.tr("{0} accuracy {1}").format(
+            self.split_label(split), describe_accuracy(scores)))
+        self.headline.setToolTip(self.tr(
+            "The share of {0} images classified correctly. The range in brackets is where the "
+            "true accuracy most likely lies (95% confidence); more images make it narrower.")
+            .format(self.split_label(split).lower()))
+        balanced = scores.get("balanced_accuracy")
+        self.balanced.setText(self.tr("Balanced accuracy {0:.1%} ·").format(balanced)
+                              if balanced is not None else "")
+        self.balanced.setVisible(balanced is not None)
+        self.macro_f1.setText(self.tr("Macro-F1 {0:.3f}").format(scores["macro_f1"]))
+
     def _on_split_changed(self, *_args) -> None:
         split = self.split_combo.currentData()
         evaluation = self.state.result.evaluation if self.state.result else None
@@ -214,7 +250,7 @@ class ResultsPage(WizardPage):
         self._split = split
         scores, names = evaluation["splits"][split], evaluation["class_names"]
         self.matrix.set_matrix(scores["confusion_matrix"], names)
-        self._fill_per_class(scores["per_class"])
+        self.per_class.set_rows(scores["per_class"])
         wrong = scores["misclassified"]
         caption = (self.tr("<b>Misclassified {0} images: {1}</b> — most confident mistakes first")
                    .format(self.split_label(split).lower(), len(wrong)) if wrong else
@@ -232,17 +268,6 @@ class ResultsPage(WizardPage):
                      self.tr("True: {0} ({1:.0f}%) · predicted: {2} ({3:.0f}%)").format(
                          m["true"], 100 * m["true_probability"], m["predicted"],
                          100 * m["probability"]))
-
-    def _fill_per_class(self, rows: list[dict]) -> None:
-        table = self.per_class
-        table.setSortingEnabled(False)
-        table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            table.setItem(r, 0, QTableWidgetItem(row["class"]))
-            for c, key in enumerate(("precision", "recall", "f1"), start=1):
-                table.setItem(r, c, _Number(row[key]))
-            table.setItem(r, 4, _Number(row["support"], decimals=0))
-        table.setSortingEnabled(True)
 
     def show_cell(self, true_index: int, predicted_index: int) -> None:
         """List the images of one confusion-matrix cell of the current split."""

@@ -8,7 +8,8 @@ import torch
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING
+from transfer_gui.core.heads import L2_GRID
+from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, MODES
 
 from ..state import AppState
 from .base import WizardPage, heading
@@ -39,8 +40,7 @@ class SettingsPage(WizardPage):
         basic = QGroupBox(self.tr("Basic"))
         form = QFormLayout(basic)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        self.epochs = self._spin("epochs", 1, 1000, self.tr(
-            "How many passes over the training images, at most. Early stopping may end sooner."))
+        self.epochs = self._spin("epochs", 1, 1000, "")  # its tooltip follows the mode (load)
         self.learning_rate = self._double("learning_rate", 1e-6, 1.0, 6, self.tr(
             "Step size of learning. Too high: training jumps around; too low: it crawls."))
         self.augmentation = self._combo("augmentation", [
@@ -54,6 +54,7 @@ class SettingsPage(WizardPage):
         form.addRow(self.tr("&Learning rate:"), self.learning_rate)
         form.addRow(self.tr("&Augmentation:"), self.augmentation)
         form.addRow(self.tr("&Batch size:"), self.batch_size)
+        self.basic_form = form
         layout.addWidget(basic)
 
         self.show_advanced = QCheckBox(self.tr("Show ad&vanced settings"))
@@ -89,11 +90,22 @@ class SettingsPage(WizardPage):
             "Feature extraction with augmentation: augmented copies of each training image "
             "whose features are computed once and reused."))
         self.unfreeze = self._spin("unfreeze_stages", 0, 64, self.tr(
-            "Fine-tuning: how many of the backbone's top stages learn (0 = all of them)."))
+            "Fine-tuning: how many of the backbone's top stages learn; 0 trains only the new "
+            "layer, All stages trains the whole backbone."), none_text=self.tr("All stages"))
         self.warmup = self._spin("warmup_epochs", 0, 100, self.tr(
             "Fine-tuning: epochs that train only the new layer before the backbone joins in."))
         self.backbone_lr = self._double("backbone_lr_factor", 0.001, 1.0, 3, self.tr(
             "Fine-tuning: the backbone learns this many times slower than the new layer."))
+        self.batch_norm = self._combo("batch_norm", [
+            ("frozen", self.tr("Keep pretrained statistics (recommended)")),
+            ("reestimate", self.tr("Re-estimate after each epoch")),
+            ("train", self.tr("Train normally"))], self.tr(
+            "Fine-tuning: whether the backbone's batch-norm layers keep the averages they "
+            "learned in pretraining, recompute them on your images, or update them as they train."))
+        self.stay_close = self._double("stay_close", 0.0, 10.0, 4, self.tr(
+            "Fine-tuning: how strongly the backbone is pulled back towards its pretrained weights, "
+            "which helps with few images (Off: not at all)."), none_text=self.tr("Off"))
+        self.head_l2 = self._l2_combo()
         rows = [(self.tr("&Optimizer:"), self.optimizer), (self.tr("&Weight decay:"), self.weight_decay),
                 (self.tr("Label s&moothing:"), self.label_smoothing),
                 (self.tr("Early stopping &patience:"), self.patience),
@@ -105,11 +117,22 @@ class SettingsPage(WizardPage):
             FEATURE_EXTRACTION: [(self.tr("Augmented &views:"), self.views)],
             FINE_TUNING: [(self.tr("&Unfreeze top stages:"), self.unfreeze),
                           (self.tr("&Warm-up epochs:"), self.warmup),
-                          (self.tr("Backbone learning-rate &factor:"), self.backbone_lr)],
+                          (self.tr("Backbone learning-rate &factor:"), self.backbone_lr),
+                          (self.tr("Batch &norm:"), self.batch_norm),
+                          (self.tr("Stay close to pretrained weig&hts:"), self.stay_close)],
         }
         for label, widget in [r for rows in self.mode_rows.values() for r in rows]:
             adv.addRow(label, widget)
+        adv.addRow(self.tr("Re&gularisation:"), self.head_l2)
         self.adv_form = adv
+        # Rows shown only in some modes (a mode_rows row is shown in its mode only).
+        self.shown_in: dict[QWidget, tuple[str, ...]] = {
+            widget: (mode,) for mode, rows in self.mode_rows.items() for _, widget in rows}
+        self.shown_in[self.head_l2] = (FEATURE_EXTRACTION, FINE_TUNING)  # the probe fits in both
+        # Feature extraction fits its layer with L-BFGS on all features at once: these do not apply.
+        for widget in (self.learning_rate, self.batch_size, self.optimizer, self.weight_decay,
+                       self.label_smoothing, self.patience):
+            self.shown_in[widget] = tuple(m for m in MODES if m != FEATURE_EXTRACTION)
         layout.addWidget(self.advanced)
         self.show_advanced.toggled.connect(self.advanced.setVisible)
         self.advanced.setVisible(False)
@@ -131,28 +154,66 @@ class SettingsPage(WizardPage):
     # -- widget factories: each stores its value in state.settings when the user changes it --
     def _store(self, name: str, value: Any) -> None:
         if not self._loading:
-            if name == "unfreeze_stages" and value == 0:
-                value = None  # 0 in the box means "all stages"
             self.state.set_setting(name, value)
 
-    def _spin(self, name: str, low: int, high: int, tip: str) -> QSpinBox:
+    def _spin(self, name: str, low: int, high: int, tip: str,
+              none_text: Optional[str] = None) -> QSpinBox:
+        """A whole-number box; with `none_text`, one step below `low` shows that text and means
+        None (unfreeze_stages: None is "all stages", while 0 is "only the new layer")."""
         box = QSpinBox()
         box.setMinimumWidth(220)
-        box.setRange(low, high)
+        unset = low - 1 if none_text else None
+        box.setRange(low if unset is None else unset, high)
+        if none_text:
+            box.setSpecialValueText(none_text)
         box.setToolTip(tip)
-        box.valueChanged.connect(lambda v: self._store(name, v))
-        self._setters[name] = lambda v: box.setValue(0 if v is None else int(v))
+        box.valueChanged.connect(lambda v: self._store(name, None if v == unset else v))
+        self._setters[name] = lambda v: box.setValue(
+            (low if unset is None else unset) if v is None else int(v))
         return box
 
-    def _double(self, name: str, low: float, high: float, decimals: int, tip: str) -> QDoubleSpinBox:
+    def _double(self, name: str, low: float, high: float, decimals: int, tip: str,
+                none_text: Optional[str] = None) -> QDoubleSpinBox:
+        """A decimal box; `none_text` is shown at `low` (stay_close: 0 shows "Off")."""
         box = QDoubleSpinBox()
         box.setMinimumWidth(220)
         box.setRange(low, high)
         box.setDecimals(decimals)
         box.setSingleStep(10 ** -(decimals - 1))
+        if none_text:
+            box.setSpecialValueText(none_text)
         box.setToolTip(tip)
         box.valueChanged.connect(lambda v: self._store(name, v))
         self._setters[name] = lambda v: box.setValue(float(v))
+        return box
+
+    def _l2_combo(self) -> QComboBox:
+        """head_l2: Automatic (None, chosen by cross-validation) or one of the strengths that
+        cross-validation tries; a saved value not among them is added to the list."""
+        box = QComboBox()
+        box.setMinimumWidth(220)
+        box.addItem(self.tr("Automatic (chosen by cross-validation)"), None)
+        for i, value in enumerate(L2_GRID):
+            hint = (self.tr(" (strongest)") if i == 0 else
+                    self.tr(" (weakest)") if i == len(L2_GRID) - 1 else "")
+            box.addItem(f"{value:g}{hint}", value)
+        box.setToolTip(self.tr(
+            "How strongly the new layer is kept simple, which guards against learning noise; "
+            "Automatic tries each strength on parts of the training images and keeps the best."))
+        box.currentIndexChanged.connect(lambda i: self._store("head_l2", box.itemData(i)))
+
+        def show(value: Optional[float]) -> None:
+            if value is None:
+                box.setCurrentIndex(0)
+                return
+            index = next((i for i in range(1, box.count())
+                          if abs(box.itemData(i) - value) <= 1e-9 * value), -1)
+            if index < 0:
+                box.addItem(f"{value:g}", float(value))
+                index = box.count() - 1
+            box.setCurrentIndex(index)
+
+        self._setters["head_l2"] = show
         return box
 
     def _combo(self, name: str, choices: list[tuple[str, str]], tip: str) -> QComboBox:
@@ -177,9 +238,14 @@ class SettingsPage(WizardPage):
                 setter(getattr(config, name))
         finally:
             self._loading = False
-        for mode, rows in self.mode_rows.items():
-            for _, widget in rows:
-                self.adv_form.setRowVisible(widget, mode == self.state.mode)
+        for widget, modes in self.shown_in.items():
+            basic = widget in (self.learning_rate, self.batch_size)
+            (self.basic_form if basic else self.adv_form).setRowVisible(widget,
+                                                                         self.state.mode in modes)
+        self.epochs.setToolTip(self.tr(
+            "At most this many rounds of 10 fitting steps; fitting stops sooner once it has "
+            "settled.") if self.state.mode == FEATURE_EXTRACTION else self.tr(
+            "How many passes over the training images, at most. Early stopping may end sooner."))
         names = {FEATURE_EXTRACTION: self.tr("feature extraction"),
                  FINE_TUNING: self.tr("fine-tuning")}
         self.intro.setText(self.tr(

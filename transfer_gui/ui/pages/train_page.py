@@ -194,11 +194,14 @@ class TrainPage(WizardPage):
             self.labels["epoch"].setText(f"{payload['epoch']}/{self._epochs}")
             best = max(self.plots.series["val_acc"].view()[1], default=0.0)
             self.labels["best"].setText(f"{best:.1%}")
+            start = (self.tr(" (feature extraction, before fine-tuning)")
+                     if payload["epoch"] == 0 else "")
             self.append_log(self.tr(
-                "Epoch {e}: train loss {tl:.3f}, accuracy {ta:.1%}; validation loss {vl:.3f}, "
-                "accuracy {va:.1%} ({s:.1f} s)").format(
-                    e=payload["epoch"], tl=payload["train_loss"], ta=payload["train_acc"],
-                    vl=payload["val_loss"], va=payload["val_acc"], s=payload["seconds"]))
+                "Epoch {e}{start}: train loss {tl:.3f}, accuracy {ta:.1%}; validation loss "
+                "{vl:.3f}, accuracy {va:.1%} ({s:.1f} s)").format(
+                    e=payload["epoch"], start=start, tl=payload["train_loss"],
+                    ta=payload["train_acc"], vl=payload["val_loss"], va=payload["val_acc"],
+                    s=payload.get("seconds", 0.0)))
         elif name == "stopped":
             if self._stop_clicked_at is not None:
                 self.stop_latency = time.perf_counter() - self._stop_clicked_at
@@ -244,8 +247,8 @@ class TrainPage(WizardPage):
         self.plots.flush()
         self.run_dir = result.run_dir
         self._epochs = result.config.epochs
-        if result.history:
-            self.labels["epoch"].setText(f"{len(result.history)}/{result.config.epochs}")
+        if result.history:  # a fine-tuning run starts at epoch 0, the feature-extraction probe
+            self.labels["epoch"].setText(f"{result.history[-1]['epoch']}/{result.config.epochs}")
         if result.best:
             self.labels["best"].setText(f"{result.best['val_acc']:.1%}")
         self.folder_label.setText(self.tr("Run folder: {path}").format(path=result.run_dir))
