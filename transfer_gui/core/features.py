@@ -264,7 +264,8 @@ def dataset_features(spec: "BackboneSpec", files: Sequence[str], *,
                      views_for: Optional[Callable[[int], bool]] = None,
                      cache: Optional[FeatureCache] = None, device: Optional[torch.device] = None,
                      load_image: Optional[Callable[[str], np.ndarray]] = None,
-                     mixed_precision: bool = False, progress: ProgressCallback = no_progress,
+                     mixed_precision: bool = False, batch_size: int = 32,
+                     progress: ProgressCallback = no_progress,
                      cancel: Optional[CancelToken] = None) -> DatasetFeatures:
     """Features of `files` from `spec`'s pretrained backbone: cached, computed where missing.
 
@@ -292,7 +293,7 @@ def dataset_features(spec: "BackboneSpec", files: Sequence[str], *,
     views = view_names(augmentation, augmented_views, seed)
     per_file = [views if views_for is None or views_for(i) else views[:1] for i in range(len(files))]
     extractor = FeatureExtractor(network, InputPipeline(spec.preprocessing), feature_recipe(spec),
-                                 spec.feature_dim, device, batch_size=32,
+                                 spec.feature_dim, device, batch_size=batch_size,
                                  mixed_precision=mixed_precision)
     cache = cache or default_feature_cache()
     rows, failures = extractor.extract(cache, list(files), per_file,

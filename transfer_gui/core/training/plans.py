@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 SPLITS = ("train", "val", "test")
 # Fine-tuning below this many training images in a class keeps the probe without trying.
 MIN_FINE_TUNING_IMAGES = 5
-# CPU fine-tuning steps in micro-batches of this many images: Lite0 at 224 px peaks at about
-# 1 GB less per 8 images than at 32, runs at the same images/s on 2 cores, and a micro-batch
-# takes ~0.3 s, so Stop answers well within 2 s (bench/README.md, "fine-tuning memory").
-CPU_MICRO_BATCH = 8
+# CPU fine-tuning steps (and its inference passes) in micro-batches of this many images. One
+# Lite0 epoch on hymenoptera at batch 32 peaked at 4.66 GB RSS with whole batches, 2.11 GB with
+# micro-batches of 8 and 1.64 GB with 4, at the same speed on 2 cores (33 s an epoch); a
+# micro-batch takes ~0.15 s, so Stop answers within a second (bench/README.md).
+CPU_MICRO_BATCH = 4
 
 
 class Split:
@@ -170,10 +171,14 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
     failures = store.decode_all(progress=run.stage("prepare"), cancel=run.cancel)
     splits = splits_of(dataset, files, set(failures))
     dataset = drop_failures(dataset, files, failures)
+    cpu_micro = c.mode == FINE_TUNING and c.batch_norm != "train" and run.device.type == "cpu"
+
+    # Inference in CPU micro-batches too: peak memory is set by the largest batch of any pass.
+    inference_batch = CPU_MICRO_BATCH if cpu_micro else None
 
     def images(split: Split, augmentation: str = "none") -> ImageBatches:
         return ImageBatches(store.get_many, split.positions, split.labels, run.pipeline,
-                            c.batch_size, c.seed, augmentation)
+                            c.batch_size, c.seed, augmentation, eval_batch_size=inference_batch)
 
     def evaluate(split: Split) -> dict:
         probs = _probabilities(model, images(split).evaluate(), run.device)
@@ -198,7 +203,7 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
         if c.stay_close > 0:
             plan.penalty = _stay_close_penalty(model, c.stay_close)
         plan.warmup_steps = plan.num_batches  # one epoch (see CosineSchedule)
-        if c.batch_norm != "train" and run.device.type == "cpu":
+        if cpu_micro:
             plan.micro_batch = CPU_MICRO_BATCH
     else:
         batchnorm.set_momentum(model, 0.1)
@@ -216,6 +221,7 @@ def _start_from_probe(run: "_Run", model: TransferModel, plan: TrainingPlan, fil
                              cache=run.feature_cache, device=run.device,
                              load_image=lambda path: store.get_many([index[path]])[0],
                              mixed_precision=c.mixed_precision, progress=run.stage("probe"),
+                             batch_size=(CPU_MICRO_BATCH or 32) if run.device.type == "cpu" else 32,
                              cancel=run.cancel)
     n_train = len(splits["train"])
     train_x = feats.center(range(n_train))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -85,11 +85,12 @@ class ImageBatches:
 
     def __init__(self, get_images: Callable[[Sequence[int]], np.ndarray], indices: Sequence[int],
                  labels: Sequence[int], pipeline: InputPipeline, batch_size: int, seed: int,
-                 augmentation: str = "none") -> None:
+                 augmentation: str = "none", eval_batch_size: Optional[int] = None) -> None:
         self.get_images, self.indices = get_images, list(indices)
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
         self.pipeline, self.batch_size, self.seed = pipeline, batch_size, seed
         self.augmentation = augmentation
+        self.eval_batch_size = eval_batch_size or batch_size
 
     def train(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = _epoch_order(len(self.indices), self.seed, epoch)
@@ -100,7 +101,7 @@ class ImageBatches:
             yield self.pipeline.train_batch(arrays, self.augmentation, gen), self.labels[rows]
 
     def evaluate(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for start in range(0, len(self.indices), self.batch_size):
-            rows = list(range(start, min(start + self.batch_size, len(self.indices))))
+        for start in range(0, len(self.indices), self.eval_batch_size):
+            rows = list(range(start, min(start + self.eval_batch_size, len(self.indices))))
             arrays = self.get_images([self.indices[r] for r in rows])
             yield self.pipeline.eval_batch(arrays), self.labels[rows]
