@@ -153,7 +153,7 @@ def main(argv=None) -> dict:
                         figures.info(f"{name} {method}: FAILED (exit {child.returncode})")
                         continue
                     row = json.loads((out / "figures.json").read_text())
-                    row["peak_rss_mb"] = common.mb(child.peak_rss_bytes)
+                    row["peak_rss_mb"] = common.mb(child.ru_maxrss_bytes)
                 row.update(dataset=name, method=method)
                 table.append(row)
                 figures.info(json.dumps(row))

@@ -93,8 +93,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     labels = [index[dataset.class_names[s.label]] for s, _ in ok]
     scores = evaluate_predictions(labels, probs, loaded.class_names, [s.path for s, _ in ok])
     scores = {"split": split, "data_dir": str(data), **scores}
-    print(f"{split}: accuracy {scores['accuracy']:.1%}, macro-F1 {scores['macro_f1']:.3f} "
-          f"on {scores['num_samples']} images")
+    from ..core.evaluation import describe_accuracy
+
+    print(f"{split}: accuracy {describe_accuracy(scores)}, balanced accuracy "
+          f"{scores['balanced_accuracy']:.1%}, macro-F1 {scores['macro_f1']:.3f}")
     for row in scores["per_class"]:
         print(f"  {row['class']}: precision {row['precision']:.3f}, recall {row['recall']:.3f}, "
               f"F1 {row['f1']:.3f}, support {row['support']}")

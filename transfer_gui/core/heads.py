@@ -188,15 +188,5 @@ def fit_head(features: np.ndarray, labels: Sequence[int], num_classes: int, *,
                       l2, cv, loss, iterations)
 
 
-def head_scores(head: LinearHead, features: np.ndarray, labels: Sequence[int]) -> dict[str, float]:
-    """Accuracy and mean cross-entropy of a head on labelled features."""
-    labels = np.asarray(labels, int)
-    if not len(labels):
-        return {"accuracy": 0.0, "loss": 0.0}
-    probs = head.probabilities(features)
-    return {"accuracy": float((probs.argmax(1) == labels).mean()),
-            "loss": float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())}
-
-
 __all__ = ["LinearHead", "fit_head", "choose_l2", "stratified_folds", "row_weights",
-           "probe_loss", "lbfgs", "head_scores", "L2_GRID", "CV_FOLDS"]
+           "probe_loss", "lbfgs", "L2_GRID", "CV_FOLDS"]

@@ -73,9 +73,12 @@ def confusion_matrix_png(matrix: list[list[int]], class_names: list[str]) -> byt
 def _metrics_section(evaluation: dict | None) -> list[str]:
     if not evaluation or not evaluation.get("splits"):
         return ["No evaluation.json in the run (it was stopped before evaluation)."]
-    lines = ["| split | images | accuracy | macro-F1 |", "| --- | --- | --- | --- |"]
+    from ..evaluation import describe_accuracy
+
+    lines = ["| split | images | accuracy (95% interval) | macro-F1 |", "| --- | --- | --- | --- |"]
     for split, s in evaluation["splits"].items():
-        lines.append(f"| {split} | {s['num_samples']} | {s['accuracy']:.1%} | {s['macro_f1']:.3f} |")
+        lines.append(f"| {split} | {s['num_samples']} | {describe_accuracy(s)} | "
+                     f"{s['macro_f1']:.3f} |")
     primary = evaluation.get("primary_split") or next(iter(evaluation["splits"]))
     s = evaluation["splits"][primary]
     lines += ["", f"Per class on the {primary} split:", "",

@@ -197,9 +197,11 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
         if c.warmup_epochs:  # optional head-only epochs (LP-FT makes them unnecessary)
             plan.callbacks.append(cb.Unfreeze(c.warmup_epochs, lambda: set_trainable_stages(
                 model, run.spec, c.unfreeze_stages)))
-        if c.batch_norm == "reestimate":
+        if c.batch_norm == "reestimate":  # whole batches: statistics of 4 images are too noisy
+            full = ImageBatches(store.get_many, splits["train"].positions, splits["train"].labels,
+                                run.pipeline, c.batch_size, c.seed)
             plan.callbacks.append(cb.ReestimateBatchNorm(
-                lambda: (x for x, _ in images(splits["train"]).evaluate()), run.device, run.cancel))
+                lambda: (x for x, _ in full.evaluate()), run.device, run.cancel))
         if c.stay_close > 0:
             plan.penalty = _stay_close_penalty(model, c.stay_close)
         plan.warmup_steps = plan.num_batches  # one epoch (see CosineSchedule)
