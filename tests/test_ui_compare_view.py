@@ -120,7 +120,8 @@ def test_compare_modes(view, tiny_backbone, color_dataset, tmp_path, qtbot):
     assert all(s.backbone == "tiny_test" and s.epochs_run == 2 and s.max_epochs == 2
                and s.batch_size == 8 for s in view.summaries())
     assert all(Path(s.path).parent == runs_root for s in view.summaries())
-    assert view.curve_points("acc") == [2, 2, 2]
+    # fine-tuning's curve starts at epoch 0: the linear probe it starts from, validated first
+    assert view.curve_points("acc") == [2, 3, 2]
     assert view.running_row.isHidden() and "finished" in view.status.text()
 
 
