@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QPushButton, QWidget
 
 from test_compare import epoch, write_run
 from transfer_gui.core.training.config import MODES
-from transfer_gui.ui.compare_view import CompareView, compare_modes_job
+from transfer_gui.ui.compare.compare_view import CompareView, compare_modes_job
 
 TIMEOUT = 120_000
 

@@ -13,15 +13,15 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QThread, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QAbstractButton, QAbstractItemView, QApplication, QComboBox, QFileDialog, QHeaderView,
-)
+                               QAbstractButton, QAbstractItemView, QApplication, QComboBox, QFileDialog, QHeaderView,
+                               )
 
 from synthetic import make_color_dataset
 from transfer_gui.core.data import scan_dataset
 from transfer_gui.core.errors import Cancelled
 from transfer_gui.ui import thumbnails
-from transfer_gui.ui.pages import data_page
-from transfer_gui.ui.pages.data_page import DataPage
+from transfer_gui.ui.data import data_page
+from transfer_gui.ui.data.data_page import DataPage
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.thumbnails import ThumbnailLoader, ThumbnailStrip
 

@@ -14,7 +14,7 @@ from synthetic import make_color_dataset  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
-from transfer_gui.ui.pages.train_page import TrainPage  # noqa: E402
+from transfer_gui.ui.train.train_page import TrainPage  # noqa: E402
 from transfer_gui.ui.plots import TrainingPlots  # noqa: E402
 from transfer_gui.ui.state import AppState  # noqa: E402
 

@@ -19,8 +19,8 @@ from transfer_gui.core.export.check import CheckResult, ExportCheckError  # noqa
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
-from transfer_gui.ui import export_dialog  # noqa: E402
-from transfer_gui.ui.export_dialog import ExportDialog  # noqa: E402
+from transfer_gui.ui.export import export_dialog  # noqa: E402
+from transfer_gui.ui.export.export_dialog import ExportDialog  # noqa: E402
 
 
 @pytest.fixture

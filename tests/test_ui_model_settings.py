@@ -10,8 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from transfer_gui.ui.pages.model_page import ModelPage  # noqa: E402
-from transfer_gui.ui.pages.settings_page import SettingsPage, detected_devices  # noqa: E402
+from transfer_gui.ui.model.model_page import ModelPage  # noqa: E402
+from transfer_gui.ui.settings.settings_page import SettingsPage, detected_devices  # noqa: E402
 from transfer_gui.ui.state import AppState  # noqa: E402
 from weights_server import served_backbone  # noqa: E402
 

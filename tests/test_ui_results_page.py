@@ -26,9 +26,9 @@ from transfer_gui.core.models import register_backbone, unregister_backbone
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import train_run
 from transfer_gui.ui import thumbnails
-from transfer_gui.ui.confusion import ConfusionMatrixView
-from transfer_gui.ui.gallery import THUMB, Entry, ImageGallery
-from transfer_gui.ui.pages.results_page import ResultsPage
+from transfer_gui.ui.results.confusion import ConfusionMatrixView
+from transfer_gui.ui.results.gallery import THUMB, Entry, ImageGallery
+from transfer_gui.ui.results.results_page import ResultsPage
 from transfer_gui.ui.state import AppState
 
 CLASSES = ("red", "green", "blue", "gold")  # gold is a random colour: the tiny net confuses it

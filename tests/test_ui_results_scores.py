@@ -18,7 +18,7 @@ from transfer_gui.core.evaluation import describe_accuracy  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
-from transfer_gui.ui.pages.results_page import ResultsPage  # noqa: E402
+from transfer_gui.ui.results.results_page import ResultsPage  # noqa: E402
 from transfer_gui.ui.state import AppState  # noqa: E402
 
 TIMEOUT = 60_000

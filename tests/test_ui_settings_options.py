@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 
 from transfer_gui.core.heads import L2_GRID  # noqa: E402
-from transfer_gui.ui.pages.settings_page import SettingsPage  # noqa: E402
+from transfer_gui.ui.settings.settings_page import SettingsPage  # noqa: E402
 from transfer_gui.ui.state import AppState  # noqa: E402
 
 

@@ -13,13 +13,13 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 
 from transfer_gui import __version__
 
-from .pages.base import WizardPage
-from .pages.data_page import DataPage
-from .pages.model_page import ModelPage
-from .pages.predict_page import PredictPage
-from .pages.results_page import ResultsPage
-from .pages.settings_page import SettingsPage
-from .pages.train_page import TrainPage
+from .wizard_page import WizardPage
+from transfer_gui.ui.data.data_page import DataPage
+from transfer_gui.ui.model.model_page import ModelPage
+from transfer_gui.ui.predict.predict_page import PredictPage
+from transfer_gui.ui.results.results_page import ResultsPage
+from transfer_gui.ui.settings.settings_page import SettingsPage
+from transfer_gui.ui.train.train_page import TrainPage
 from .state import AppState
 
 
@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.steps)
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
-        from .projects import ProjectController
+        from transfer_gui.ui.project.projects import ProjectController
 
         self.projects = ProjectController(self, settings)
         self._build_menu()
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
         if result is None or not (result.run_dir / "model.pt").is_file():
             self.statusBar().showMessage(self.tr("Train a model first to see where it looks."), 5000)
             return
-        from .cam_panel import CamPanel
+        from transfer_gui.ui.cam.cam_panel import CamPanel
 
         if self.cam_panel is None:
             self.cam_panel = CamPanel(self)
@@ -203,7 +203,7 @@ class MainWindow(QMainWindow):
         if result is None or not (result.run_dir / "model.pt").is_file():
             self.statusBar().showMessage(self.tr("Train a model first, then export it."), 5000)
             return
-        from .export_dialog import ExportDialog
+        from transfer_gui.ui.export.export_dialog import ExportDialog
 
         self.export_dialog = ExportDialog(result.run_dir, self)
         self.export_dialog.open()
@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
     def open_compare(self) -> None:
         """The Compare window over the project's runs (and any run folder added there); runs
         that its Compare modes trains join the project."""
-        from .compare_view import CompareView
+        from transfer_gui.ui.compare.compare_view import CompareView
 
         if self.compare_view is None:
             self.compare_view = CompareView(self)

@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon, QImage, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QMenu, QToolButton, QVBoxLayout, QWidget)
 
-from .thumbnails import ThumbnailLoader, placeholder_pixmap
+from transfer_gui.ui.thumbnails import ThumbnailLoader, placeholder_pixmap
 
 
 THUMB = 96  # px, side of the square thumbnails

@@ -17,11 +17,11 @@ from transfer_gui.core.models import get_backbone
 from transfer_gui.core.training.engine import TrainingResult
 from transfer_gui.core.training.setup import device_description, pick_device
 
-from ..plots import TrainingPlots
-from ..state import AppState
-from ..train_job import train_job
-from ..workers import TaskRunner
-from .base import WizardPage
+from transfer_gui.ui.plots import TrainingPlots
+from transfer_gui.ui.state import AppState
+from .train_job import train_job
+from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.wizard_page import WizardPage
 
 class TrainPage(WizardPage):
     trainingFinished = Signal(object)  # TrainingResult, also after Stop

@@ -22,7 +22,7 @@ from transfer_gui.core.jobs import Progress
 from transfer_gui.core.training.engine import TrainingResult
 
 from .crossval_job import crossval_job
-from .workers import TaskRunner
+from transfer_gui.ui.workers import TaskRunner
 
 COLUMNS = ("Fold", "Images", "Accuracy", "Balanced accuracy", "Macro-F1")
 

@@ -18,7 +18,7 @@ from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
 
-from .state import AppState
+from transfer_gui.ui.state import AppState
 
 
 def backbone_label(name: str) -> str:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTa
 from transfer_gui.core.predict import Prediction
 
 from .predict_job import flag_for
-from .thumbnails import ThumbnailLoader, placeholder_pixmap
+from transfer_gui.ui.thumbnails import ThumbnailLoader, placeholder_pixmap
 
 THUMB = 40
 

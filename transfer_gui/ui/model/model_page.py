@@ -16,9 +16,9 @@ from transfer_gui.core.models import (BUNDLED, CACHED, DEFAULT_BACKBONE, all_bac
 from transfer_gui.core.models.registry import pretrained_weights_file
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
 
-from ..state import AppState
-from ..workers import TaskRunner
-from .base import WizardPage, heading
+from transfer_gui.ui.state import AppState
+from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.wizard_page import WizardPage, heading
 
 
 def download_job(state, name: str) -> str:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
-from transfer_gui.ui.compare_modes import ModeComparison, compare_modes_job
+from .compare_modes import ModeComparison, compare_modes_job
 
 __all__ = ["CompareView", "compare_modes_job"]
 

@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QPushButt
 
 from transfer_gui.core.evaluation import describe_accuracy
 
-from ..confusion import ConfusionMatrixView
-from ..crossval_panel import CrossValidationPanel
-from ..gallery import Entry, ImageGallery
-from ..per_class_table import PerClassTable
-from ..run_picker import RunPicker
-from ..state import AppState
-from .base import WizardPage
+from .confusion import ConfusionMatrixView
+from .crossval_panel import CrossValidationPanel
+from .gallery import Entry, ImageGallery
+from .per_class_table import PerClassTable
+from transfer_gui.ui.project.run_picker import RunPicker
+from transfer_gui.ui.state import AppState
+from transfer_gui.ui.wizard_page import WizardPage
 
 
 def _duration(seconds: float) -> str:

@@ -21,7 +21,7 @@ from transfer_gui.core.cam import CLASS_SPECIFIC, DEFAULT_METHOD, METHODS
 from transfer_gui.core.cam.overlay import COLORMAPS, colorbar, colorize, overlay
 
 from .cam_job import PanelExplanation, explain_job, to_qimage
-from .workers import TaskRunner
+from transfer_gui.ui.workers import TaskRunner
 
 METHOD_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "gradcam++": "Grad-CAM++",
                 "xgradcam": "XGrad-CAM", "layercam": "LayerCAM", "eigencam": "EigenCAM"}

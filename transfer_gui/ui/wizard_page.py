@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
-from ..state import AppState
+from .state import AppState
 
 
 class WizardPage(QWidget):

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 from transfer_gui.core.jobs import Progress
 
 from .predict_job import predict_job
-from .workers import TaskRunner
+from transfer_gui.ui.workers import TaskRunner
 
 
 class PredictionRunner(QWidget):

@@ -12,17 +12,17 @@ from typing import Optional
 
 from PySide6.QtCore import QDir, QMimeData, QSettings, Qt, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView, QBoxLayout, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-    QHeaderView, QLabel, QLayout, QProgressBar, QPushButton, QStyle, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
-)
+                               QAbstractItemView, QBoxLayout, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QLayout, QProgressBar, QPushButton, QStyle, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget,
+                               )
 
 from transfer_gui.core.data import DatasetScan, scan_dataset
 
-from ..state import AppState
-from ..thumbnails import ThumbnailStrip
-from ..workers import TaskRunner
-from .base import WizardPage, heading
+from transfer_gui.ui.state import AppState
+from transfer_gui.ui.thumbnails import ThumbnailStrip
+from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.wizard_page import WizardPage, heading
 
 RECENT_KEY = "data/recent"  # QSettings: up to MAX_RECENT folders, most recent first
 MAX_RECENT = 8

@@ -21,12 +21,12 @@ from transfer_gui.core.data import IMAGE_EXTENSIONS
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.predict import Prediction, collect_images
 
-from ..predict_job import CSV_COLUMNS, TOP_K, csv_row, predict_job, write_predictions_csv
-from ..predict_runner import PredictionRunner
-from ..predict_table import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED, COL_THUMB, COL_TOP,
-                             ERROR_BG, THUMB, UNCERTAIN_BG, PredictionTable)
-from ..state import AppState
-from .base import WizardPage, heading
+from .predict_job import CSV_COLUMNS, TOP_K, csv_row, predict_job, write_predictions_csv
+from .predict_runner import PredictionRunner
+from .predict_table import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED, COL_THUMB, COL_TOP,
+                            ERROR_BG, THUMB, UNCERTAIN_BG, PredictionTable)
+from transfer_gui.ui.state import AppState
+from transfer_gui.ui.wizard_page import WizardPage, heading
 
 # The page, and the names this module defined before the job and the table moved out.
 __all__ = ["PredictPage", "COL_THUMB", "COL_FILE", "COL_PREDICTED", "COL_CONFIDENCE", "COL_TOP",

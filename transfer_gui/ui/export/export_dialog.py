@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDia
 from transfer_gui.core.export import ExportResult, export_run
 from transfer_gui.core.jobs import Progress
 
-from .workers import TaskRunner
+from transfer_gui.ui.workers import TaskRunner
 
 SUFFIX = {"torchscript": ".pt", "onnx": ".onnx", "bundle": "_bundle"}
 OK_STYLE = "color: #1b7f3b;"

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from transfer_gui.core.heads import L2_GRID
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, MODES
 
-from ..state import AppState
-from .base import WizardPage, heading
+from transfer_gui.ui.state import AppState
+from transfer_gui.ui.wizard_page import WizardPage, heading
 
 
 def detected_devices() -> list[tuple[str, str]]:

@@ -1,0 +1,1 @@
+"""The explanation panel: Grad-CAM and friends over one image."""

@@ -1,0 +1,1 @@
+"""Compare runs and compare the three training methods."""

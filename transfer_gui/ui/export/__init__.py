@@ -1,0 +1,1 @@
+"""The Export window: TorchScript, ONNX and bundles."""

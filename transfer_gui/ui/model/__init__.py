@@ -1,0 +1,1 @@
+"""The Model step: choose a pretrained backbone and a training method."""

@@ -1,1 +1,0 @@
-"""The wizard's pages: data, model, settings, train, results."""

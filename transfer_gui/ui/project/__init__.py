@@ -1,0 +1,1 @@
+"""Projects (saved sets of runs) and the run picker."""

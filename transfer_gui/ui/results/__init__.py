@@ -1,0 +1,1 @@
+"""The Results step: scores with their intervals, confusion matrix, mistakes, cross-validation."""

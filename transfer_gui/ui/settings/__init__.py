@@ -1,0 +1,1 @@
+"""The Settings step: the training options of the chosen method."""

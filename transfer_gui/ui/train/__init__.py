@@ -1,0 +1,1 @@
+"""The Train step: the background training job, live curves, Stop."""
