@@ -75,7 +75,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError("Give the dataset folder with --data (the model has no run config).")
     dataset = scan_dataset(data, val_fraction=config.get("val_fraction", 0.1),
                            test_fraction=config.get("test_fraction", 0.1),
-                           seed=config.get("split_seed", 0))
+                           seed=config.get("split_seed", 0),
+                           leave_out_empty_classes=bool(config.get("leave_out_empty_classes")))
     if sorted(dataset.class_names) != sorted(loaded.class_names):
         raise UserError(f"The dataset's classes ({', '.join(dataset.class_names)}) differ from the "
                         f"model's ({', '.join(loaded.class_names)}).", path=str(data))

@@ -19,6 +19,19 @@ class DatasetError(UserError):
     """The dataset folder cannot be used (too few classes, an empty class, ...)."""
 
 
+class EmptyClassError(DatasetError):
+    """One or more class folders hold no usable image.
+
+    Attributes:
+        classes: The names of every such class, in scan order (the message names the first);
+            `scan_dataset(..., leave_out_empty_classes=True)` scans without them.
+    """
+
+    def __init__(self, message: str, classes: list[str], path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.classes = list(classes)
+
+
 class WeightsError(UserError):
     """Backbone weights are missing, corrupt, unsafe or of the wrong architecture."""
 

@@ -34,7 +34,8 @@ def load_run_result(run_dir: str | Path) -> TrainingResult:
     if Path(config.data_dir).is_dir():
         try:
             dataset = scan_dataset(config.data_dir, val_fraction=config.val_fraction,
-                                   test_fraction=config.test_fraction, seed=config.split_seed)
+                                   test_fraction=config.test_fraction, seed=config.split_seed,
+                                   leave_out_empty_classes=config.leave_out_empty_classes)
         except UserError:
             dataset = None
     return TrainingResult(run.path, config, dataset, history=history, best=best,

@@ -125,8 +125,9 @@ class AppState(QObject):
         """The TrainConfig the Train page runs (raises ConfigError for a bad value)."""
         if not self.data_dir:
             raise ValueError("no dataset chosen")
+        left_out = self.dataset is not None and bool(self.dataset.left_out_classes)
         return TrainConfig.for_mode(self.data_dir, self.mode, backbone=self.backbone,
-                                    **self.settings)
+                                    **{"leave_out_empty_classes": left_out, **self.settings})
 
     def run_folder_name(self) -> str:
         import time

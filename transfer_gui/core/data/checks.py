@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import DatasetError
+from ..errors import DatasetError, EmptyClassError
 
 MIN_CLASSES = 2
 SMALL_CLASS_IMAGES = 10
@@ -51,14 +51,26 @@ def check_classes(
             f"class's images in its own subfolder of {root}",
             path=root,
         )
-    for name in names:
-        if not images[name]:
-            raise DatasetError(
-                f"class '{name}' has no usable images (folder {folders[name]}; "
-                f"{_skipped_hint(skipped.get(name, []))}): add JPEG, PNG, BMP, GIF, WebP "
-                "or TIFF images to it, or remove the folder",
-                path=folders[name],
-            )
+    empty = [name for name in names if not images[name]]
+    if empty:
+        name = empty[0]
+        others = f" ({len(empty) - 1} more classes are empty too)" if len(empty) > 1 else ""
+        raise EmptyClassError(
+            f"class '{name}' has no usable images (folder {folders[name]}; "
+            f"{_skipped_hint(skipped.get(name, []))}){others}: add JPEG, PNG, BMP, GIF, WebP "
+            "or TIFF images to it, remove the folder, or leave the class out",
+            classes=empty,
+            path=folders[name],
+        )
+
+
+def left_out_warning(names: list[str]) -> str:
+    """The warning that says which empty classes a scan left out."""
+    quoted = ", ".join(f"'{name}'" for name in names)
+    plural = "classes" if len(names) > 1 else "class"
+    them = "them" if len(names) > 1 else "it"
+    return (f"left out the empty {plural} {quoted} (no usable images); add images and "
+            f"scan again to include {them}")
 
 
 def check_extra_classes(split: str, folders: dict[str, str], class_names: list[str]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError, DatasetError
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
-from .checks import check_classes, check_extra_classes, dataset_warnings
+from .checks import check_classes, check_extra_classes, dataset_warnings, left_out_warning
 from .splits import stratified_split
 from .walk import NOT_IN_CLASS_FOLDER, FolderListing, ImageWalker, list_folder
 
@@ -58,6 +58,8 @@ class DatasetScan:
         split_fractions: Requested (train, val, test) fractions; see `splits_made` for
             which were applied (a val carved from a train folder takes `val` of its images).
         splits_made: Splits carved from other images rather than read from their own folder.
+        left_out_classes: Class folders without a usable image that were left out
+            (`leave_out_empty_classes`).
     """
 
     root: str
@@ -69,6 +71,7 @@ class DatasetScan:
     split_seed: int = 0
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     splits_made: list[str] = field(default_factory=list)
+    left_out_classes: list[str] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
@@ -111,6 +114,7 @@ class DatasetScan:
             skipped=[*self.skipped, *newly_skipped],
             warnings=list(self.warnings),
             splits_made=list(self.splits_made),
+            left_out_classes=list(self.left_out_classes),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -126,6 +130,7 @@ class DatasetScan:
             "split_seed": self.split_seed,
             "split_fractions": list(self.split_fractions),
             "splits_made": list(self.splits_made),
+            "left_out_classes": list(self.left_out_classes),
         }
 
 
@@ -207,6 +212,7 @@ def scan_dataset(
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     seed: int = 0,
+    leave_out_empty_classes: bool = False,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> DatasetScan:
@@ -219,6 +225,8 @@ def scan_dataset(
         test_fraction: Share carved out for testing in the "classes" layout (or when
             ROOT/train is the only split folder).
         seed: Seed of the carving; the same seed gives the same split.
+        leave_out_empty_classes: Leave out class folders without a usable image (their
+            val/test folders too) instead of refusing the dataset; a warning names them.
         progress: Receives a report every few hundred files (stage "scan").
         cancel: Checked for every file.
 
@@ -227,7 +235,8 @@ def scan_dataset(
 
     Raises:
         DatasetError: The folder is missing, has fewer than 2 classes, a class without a
-            usable image, or a val/test class that train lacks.
+            usable image (EmptyClassError, naming them all), or a val/test class that train
+            lacks.
         ConfigError: The fractions are out of range.
         Cancelled: The cancel token was set.
     """
@@ -267,6 +276,15 @@ def scan_dataset(
         if folders["val"] is None:
             carve = ("val",) if folders["test"] is not None else ("val", "test")
     train = found["train"]
+    left_out = [name for name, images in train.images.items() if not images]
+    if leave_out_empty_classes and left_out:
+        for split_found in found.values():
+            for name in left_out:
+                split_found.images.pop(name, None)
+                split_found.folders.pop(name, None)
+        warnings.append(left_out_warning(left_out))
+    else:
+        left_out = []
     class_names = list(train.images)
     check_classes(train_folder or root_path, train.images, train.folders, train.skipped)
     if layout == "classes":
@@ -286,6 +304,7 @@ def scan_dataset(
         split_seed=seed,
         split_fractions=fractions,
         splits_made=_splits_made(layout, carve, fractions),
+        left_out_classes=left_out,
     )
     scan.warnings.extend(dataset_warnings(scan.counts(), len(scan.skipped)))
     return scan

@@ -87,7 +87,8 @@ def load_validation_set(run_dir: str | Path, loaded: LoadedModel,
                         f"restore it at that path) and export again.", path=str(data_dir))
     dataset = scan_dataset(data_dir, val_fraction=config.get("val_fraction", 0.1),
                            test_fraction=config.get("test_fraction", 0.1),
-                           seed=config.get("split_seed", 0), cancel=cancel)
+                           seed=config.get("split_seed", 0), cancel=cancel,
+                           leave_out_empty_classes=bool(config.get("leave_out_empty_classes")))
     split = next((s for s in ("val", "test", "train") if dataset.split(s)), "val")
     files, arrays, unreadable = [], [], []
     size = loaded.preprocessing.resize_size

@@ -82,6 +82,7 @@ class TrainConfig:
         seed: Seed for initialisation, shuffling and augmentation.
         split_seed: Seed of the stratified split that makes missing val/test splits.
         val_fraction: Share of images carved out for validation when there is no val folder.
+        leave_out_empty_classes: Scan without class folders that hold no usable image.
         test_fraction: Share carved out for test in a dataset with no split folders.
         device: auto (cuda > mps > cpu), cuda, mps or cpu.
         mixed_precision: float16 autocast on CUDA (ignored elsewhere).
@@ -114,6 +115,7 @@ class TrainConfig:
     split_seed: int = 0
     val_fraction: float = 0.1
     test_fraction: float = 0.1
+    leave_out_empty_classes: bool = False
     device: str = "auto"
     mixed_precision: bool = True
     memory_budget_mb: int = 1500

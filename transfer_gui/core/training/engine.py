@@ -143,6 +143,7 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
     try:
         dataset = scan_dataset(config.data_dir, val_fraction=config.val_fraction,
                                test_fraction=config.test_fraction, seed=config.split_seed,
+                               leave_out_empty_classes=config.leave_out_empty_classes,
                                progress=run.stage("scan"), cancel=cancel)
         result.dataset = dataset
         if not dataset.split("val"):
