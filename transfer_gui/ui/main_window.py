@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 
 from transfer_gui import __version__
 
-from .wizard_page import WizardPage
+from .wizard_page import WizardPage, scrolling_pages
 from transfer_gui.ui.data.data_page import DataPage
 from transfer_gui.ui.model.model_page import ModelPage
 from transfer_gui.ui.predict.predict_page import PredictPage
@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         nav.addWidget(self.next_button)
 
         right = QVBoxLayout()
-        right.addWidget(self.stack, 1)
+        right.addWidget(scrolling_pages(self.stack), 1)
         right.addLayout(nav)
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -132,6 +132,10 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        from transfer_gui.ui.guide.help_menu import HelpActions
+
+        self.help = HelpActions(self, help_menu)
+        self.data_page.first_run_hint.guideRequested.connect(lambda: self.help.open_guide())
         about = QAction(self.tr("&About Transfer GUI"), self)
         about.triggered.connect(lambda: QMessageBox.about(self, self.tr("About Transfer GUI"), self.tr(
             "Transfer GUI {v}\nBuild an image classifier by transfer learning.").format(v=__version__)))
@@ -176,7 +180,8 @@ class MainWindow(QMainWindow):
     def _on_training_finished(self, result) -> None:
         self._update_navigation()
         if result is not None and result.best is not None:
-            self.statusBar().showMessage(self.tr("Training finished: see the Results step."), 10000)
+            self.statusBar().showMessage(self.tr("{outcome}: see the Results step.").format(
+                outcome=self.train_page.outcome_text(result)), 10000)
 
     # -- the CAM panel -------------------------------------------------------------------------
     def open_in_cam(self, path: str, target: Optional[str] = None) -> None:
@@ -257,6 +262,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.help.shutdown()
         for page in self.pages:
             page.shutdown()
         for window in (self.cam_panel, self.compare_view):

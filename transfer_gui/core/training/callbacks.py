@@ -10,6 +10,7 @@ import torch
 
 from ..jobs import Progress, ProgressCallback
 from .loop import Callback, Trainer
+from .time_estimate import TimeLeft
 
 
 class History(Callback):
@@ -166,37 +167,50 @@ class EpochEnd(Callback):
 
 
 class ProgressReporter(Callback):
-    """Reports training progress with an ETA, mapped into [start, end] of the whole job."""
+    """Reports training progress, mapped into [start, end] of the whole job, with the time left
+    estimated from the steps timed so far (time_estimate.TimeLeft; `clock` for tests)."""
 
     order = 40
 
     def __init__(self, report: ProgressCallback, start: float = 0.0, end: float = 1.0,
-                 min_interval: float = 0.1) -> None:
+                 min_interval: float = 0.1, clock: Callable[[], float] = time.perf_counter) -> None:
         self.report = report
         self.start, self.end = start, end
         self.min_interval = min_interval
-        self._t0 = 0.0
+        self.clock = clock
+        self.time_left: Optional[TimeLeft] = None
         self._last = -math.inf
 
     def before_fit(self, trainer: Trainer) -> None:
-        self._t0 = time.perf_counter()
+        self.time_left = TimeLeft(trainer.epochs, trainer.num_batches, clock=self.clock)
+
+    def before_epoch(self, trainer: Trainer) -> None:
+        self.time_left.epoch_started()
+
+    def before_validate(self, trainer: Trainer) -> None:
+        self.time_left.validation_started()
+
+    def after_validate(self, trainer: Trainer) -> None:
+        self.time_left.validation_done()
 
     def _send(self, trainer: Trainer, done: float, message: str, force: bool = False) -> None:
-        now = time.perf_counter()
+        now = self.clock()
         if not force and now - self._last < self.min_interval:
             return
         self._last = now
-        elapsed = now - self._t0
-        eta = elapsed * (1 - done) / done if done > 0 else None
+        eta = self.time_left.seconds_left() if self.time_left is not None else None
         self.report(Progress(self.start + (self.end - self.start) * done, message, eta, "train"))
 
     def after_batch(self, trainer: Trainer) -> None:
+        self.time_left.step_done()
         done = ((trainer.epoch + (trainer.batch_index + 1) / max(trainer.num_batches, 1))
                 / max(trainer.epochs, 1))
         self._send(trainer, min(done, 1.0), f"Epoch {trainer.epoch + 1}/{trainer.epochs}, batch "
                    f"{trainer.batch_index + 1}/{trainer.num_batches}, loss {trainer.batch_loss:.3f}")
 
     def after_epoch(self, trainer: Trainer) -> None:
+        if trainer.epoch >= 0:  # not the starting point's validation (fine-tuning's epoch 0)
+            self.time_left.epoch_done()
         m = trainer.metrics
         self._send(trainer, (trainer.epoch + 1) / max(trainer.epochs, 1),
                    f"Epoch {trainer.epoch + 1}/{trainer.epochs}: train loss {m['train_loss']:.3f}, "

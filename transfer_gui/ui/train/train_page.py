@@ -102,6 +102,7 @@ class TrainPage(WizardPage):
 
         self._epochs = 0
         self._stage, self._stage_started = "", 0.0
+        self._stopping = False
         state.choicesChanged.connect(self._update_summary)
         state.datasetChanged.connect(self._update_summary)
         state.resultChanged.connect(self._follow_selected_run)
@@ -146,6 +147,17 @@ class TrainPage(WizardPage):
     def append_log(self, text: str) -> None:
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
 
+    def reset_view(self, epochs: int) -> None:
+        """Forget everything the previous run showed: progress, facts, curves, log."""
+        self.plots.clear(epochs)
+        self.progress.setValue(0)
+        self.progress.setFormat("%p%")
+        for key in ("epoch", "eta", "rate", "best"):
+            self.labels[key].setText("–")
+        self.log.clear()
+        self._stage, self._stage_started = "", 0.0
+        self._epochs = epochs
+
     def start(self) -> None:
         try:
             config = self.state.config()
@@ -153,12 +165,9 @@ class TrainPage(WizardPage):
             QMessageBox.warning(self, self.tr("Settings"), str(exc))
             return
         self.run_dir = self.runs_root / self.state.run_folder_name()
-        self.plots.clear()
-        self.progress.setValue(0)
-        self.labels["best"].setText("–")
-        self.labels["epoch"].setText("–")
+        self.reset_view(config.epochs)
         self._stop_clicked_at, self.stop_latency = None, None
-        self._epochs = config.epochs
+        self._stopping = False
         self.folder_label.setText(self.tr("Run folder: {path}").format(path=self.run_dir))
         self.append_log(self.tr("Started: {summary}").format(summary=self.summary.text()))
         self.state.set_result(None)
@@ -168,11 +177,18 @@ class TrainPage(WizardPage):
     def stop(self) -> None:
         if self.runner.is_running():
             self._stop_clicked_at = time.perf_counter()
+            self._stopping = True
             self.stop_button.setEnabled(False)
+            self.progress.setFormat(self.tr("%p%  Stopping…"))
+            self.labels["eta"].setText("–")
             self.append_log(self.tr("Stopping…"))
             self.runner.cancel()
 
     def _on_progress(self, progress: Progress) -> None:
+        if self._stopping:  # scoring the kept model: the run's own progress ended at Stop
+            self.progress.setFormat(self.tr("%p%  Stopping: {what}").format(
+                what=progress.message))
+            return
         if progress.stage != self._stage:
             self._stage, self._stage_started = progress.stage, time.perf_counter()
         elapsed = time.perf_counter() - self._stage_started
@@ -181,7 +197,18 @@ class TrainPage(WizardPage):
         if progress.fraction is not None:
             self.progress.setValue(int(progress.fraction * 1000))
         self.progress.setFormat(f"%p%  {progress.message}")
-        self.labels["eta"].setText(format_duration(progress.eta_seconds))
+        self.labels["eta"].setText(self.time_left_text(progress))
+
+    def time_left_text(self, progress: Progress) -> str:
+        """The "Time left" figure. Training reports the whole run's time left, estimated from
+        its timed steps (core/training/time_estimate.py). Before training starts only feature
+        extraction's figure means something (its feature pass is most of the run); fine-tuning's
+        and from scratch's epochs are not timed yet, so they say so instead of a few seconds."""
+        before_training = progress.stage not in ("train", "evaluate")
+        if progress.eta_seconds is None or (before_training
+                                            and self.state.mode != "feature_extraction"):
+            return self.tr("estimating…")
+        return format_duration(progress.eta_seconds)
 
     def _on_event(self, name: str, payload: Any) -> None:
         if name == "batch":
@@ -209,10 +236,31 @@ class TrainPage(WizardPage):
                 e=payload))
         elif name == "fit":
             self._epochs = payload["epochs"]
+            self.plots.set_epochs(self._epochs)
+
+    def outcome_text(self, result: Optional[TrainingResult]) -> str:
+        """How a run ended, in one line: the progress bar's last words and the status bar's."""
+        if result is None or result.best is None:
+            return (self.tr("Stopped — no epoch finished, so no model was saved")
+                    if result is None or result.cancelled else
+                    self.tr("Finished — no epoch finished, so no model was saved"))
+        epoch = result.best["epoch"]
+        which = (self.tr("the best model (epoch {e}, feature extraction)").format(e=epoch)
+                 if epoch == 0 and result.config.mode != "feature_extraction"
+                 else self.tr("the best model (epoch {e})").format(e=epoch))
+        if result.cancelled:
+            return self.tr("Stopped — {which} is kept").format(which=which)
+        return self.tr("Finished — {which} is kept").format(which=which)
 
     def _on_done(self, result: Optional[TrainingResult]) -> None:
         self._set_running(False)
         self.plots.flush()
+        stopped = self._stopping or result is None or result.cancelled
+        self._stopping = False
+        self.labels["eta"].setText("–")
+        if not stopped:
+            self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat(("" if stopped else "%p%  ") + self.outcome_text(result))
         if result is None:
             self.append_log(self.tr("Stopped before training began; nothing was saved."))
             return
@@ -230,6 +278,9 @@ class TrainPage(WizardPage):
 
     def _on_failed(self, message: str, details: str) -> None:
         self._set_running(False)
+        self._stopping = False
+        self.labels["eta"].setText("–")
+        self.progress.setFormat(self.tr("Failed — see the message"))
         self.append_log(self.tr("Failed: {msg}").format(msg=message))
         box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Training failed"), message,
                           QMessageBox.StandardButton.Ok, self)
@@ -241,7 +292,8 @@ class TrainPage(WizardPage):
 
     def show_history(self, result: TrainingResult) -> None:
         """Show a finished run's curves (a reopened project), without training."""
-        self.plots.clear()
+        last = max((h["epoch"] for h in result.history), default=0)
+        self.reset_view(max(result.config.epochs, last))
         for metrics in result.history:
             self.plots.add_epoch(metrics)
         self.plots.flush()
@@ -251,6 +303,9 @@ class TrainPage(WizardPage):
             self.labels["epoch"].setText(f"{result.history[-1]['epoch']}/{result.config.epochs}")
         if result.best:
             self.labels["best"].setText(f"{result.best['val_acc']:.1%}")
+        if not result.cancelled:
+            self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat(("" if result.cancelled else "%p%  ") + self.outcome_text(result))
         self.folder_label.setText(self.tr("Run folder: {path}").format(path=result.run_dir))
         self.append_log(self.tr("Opened run {path}").format(path=result.run_dir))
         self._set_running(False)
