@@ -262,7 +262,7 @@ def test_second_open_drops_the_first_result(make_page, qtbot, tmp_path, monkeypa
     a = make_color_dataset(tmp_path / "a", per_class=3)
     b = make_color_dataset(tmp_path / "b", per_class=3)
 
-    def slow_scan(state, folder):
+    def slow_scan(state, folder, leave_out_empty=False):
         if folder == str(a):
             time.sleep(0.5)  # ignores cancel on purpose: its late result must still be dropped
         return scan_dataset(folder)
@@ -325,7 +325,7 @@ def test_shutdown_stops_both_threads_promptly(make_page, qtbot, tmp_path, monkey
         time.sleep(0.2)
         return real_open(path)
 
-    def endless_scan(state, folder):
+    def endless_scan(state, folder, leave_out_empty=False):
         threads["scan"] = QThread.currentThread()
         while not state.cancel.cancelled:
             time.sleep(0.01)

@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
                                )
 
 from transfer_gui.core.data import DatasetScan, scan_dataset
+from transfer_gui.core.errors import EmptyClassError
 
+from transfer_gui.ui.guide.first_run_hint import FirstRunHint
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.thumbnails import ThumbnailStrip
 from transfer_gui.ui.workers import TaskRunner
@@ -40,9 +42,14 @@ QLabel#dropzone { border: 2px dashed palette(mid); border-radius: 12px; color: p
 """
 
 
-def scan_job(state, folder: str) -> DatasetScan:
-    """Scan `folder` in a worker thread (reports progress, honours cancel)."""
-    return scan_dataset(folder, progress=state.progress, cancel=state.cancel)
+def scan_job(state, folder: str, leave_out_empty: bool = False) -> DatasetScan | EmptyClassError:
+    """Scan `folder` in a worker thread (reports progress, honours cancel). Empty class folders
+    come back as the EmptyClassError (not a failure): the page offers to leave them out."""
+    try:
+        return scan_dataset(folder, leave_out_empty_classes=leave_out_empty,
+                            progress=state.progress, cancel=state.cancel)
+    except EmptyClassError as error:
+        return error
 
 
 def load_recent(settings: QSettings) -> list[str]:
@@ -91,6 +98,8 @@ class DataPage(WizardPage):
         self._folder: Optional[str] = None
         self._scan: Optional[DatasetScan] = None  # the scan shown on the page
         self._error, self._scanning = "", False
+        self._leave_out_empty = False  # scan without class folders that hold no usable image
+        self._empty_classes: list[str] = []  # the empty classes of the last scan that failed
         self._recent = load_recent(settings)
         self._scan_runner = TaskRunner(self)
         self._scan_runner.progress.connect(lambda p: self.progress_label.setText(p.message))
@@ -123,25 +132,35 @@ class DataPage(WizardPage):
                                          maximumWidth=200,
                                          toolTip=tr("Checking every image in the folder"))
         self.progress_label = QLabel()
-        self.cancel_button = QPushButton(tr("Cancel scan"), clicked=self._scan_runner.cancel,
+        self.cancel_button = QPushButton(tr("C&ancel scan"), clicked=self._scan_runner.cancel,
                                          toolTip=tr("Stop scanning this folder"))
+        self.rescan_button = QPushButton(
+            tr("&Rescan"), clicked=self.rescan, enabled=False,
+            icon=self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload),
+            toolTip=tr("Scan the same folder again, after adding, removing or fixing images"))
+        self.leave_out_button = QPushButton(
+            tr("&Leave out empty classes"), clicked=self.leave_out_empty_classes,
+            toolTip=tr("Scan again without the class folders that hold no usable image"))
         self.busy = QWidget()
         box(QHBoxLayout(self.busy), self.progress_bar, self.progress_label, self.cancel_button, 1,
             margins=0)
         self.error_label = QLabel(objectName="error", wordWrap=True,
                                   textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_box = QWidget()
+        box(QHBoxLayout(self.error_box), (self.error_label, 1), self.leave_out_button, margins=0)
         self.drop_hint = QLabel(tr("Drop a dataset folder here\nor click “Choose folder…”"),
                                 objectName="dropzone", alignment=Qt.AlignmentFlag.AlignCenter)
         self.results = self._build_results()
+        self.first_run_hint = FirstRunHint(self.settings)
         root = box(QVBoxLayout(self),
-                   heading(tr("Choose your images")),
+                   heading(tr("Choose your images")), self.first_run_hint,
                    QLabel(tr("Pick a folder that holds one subfolder of images per class (for "
                              "example cats/ and dogs/), or one with train/ and val/ folders that "
                              "each hold the class folders. You can also drop a folder onto this "
                              "page."), wordWrap=True),
-                   box(QHBoxLayout(), self.choose_button, self.recent_combo,
+                   box(QHBoxLayout(), self.choose_button, self.recent_combo, self.rescan_button,
                        (self.status_label, 1)),
-                   self.busy, self.error_label, self.drop_hint, (self.results, 1), 0)
+                   self.busy, self.error_box, self.drop_hint, (self.results, 1), 0)
         root.setContentsMargins(24, 20, 24, 20)
         root.setSpacing(12)
 
@@ -194,16 +213,28 @@ class DataPage(WizardPage):
         header.setSectionResizeMode(0 if len(headers) > 2 else 1, QHeaderView.ResizeMode.Stretch)
         return table
 
-    def open_folder(self, path: str) -> None:
-        """Scan `path` (cancelling a running scan); the state's dataset is set when it is done."""
+    def open_folder(self, path: str, leave_out_empty: bool = False) -> None:
+        """Scan `path` (cancelling a running scan); the state's dataset is set when it is done.
+        With `leave_out_empty`, class folders without a usable image are left out."""
         self._folder = os.path.abspath(os.path.expanduser(path))
-        self._scan, self._error, self._scanning = None, "", True
+        self._leave_out_empty = leave_out_empty
+        self._scan, self._error, self._scanning, self._empty_classes = None, "", True, []
         self.status_label.clear()
         self.thumbnails.cancel()
-        self._scan_runner.start(scan_job, self._folder)
+        self._scan_runner.start(scan_job, self._folder, leave_out_empty)
         self.progress_label.setText(self.tr("Scanning {0}…").format(self._folder))
         self.state.set_dataset(self._folder, None)
         self._show_state()
+
+    def rescan(self) -> None:
+        """Scan the open folder again (leaving out empty classes if the user chose to)."""
+        if self._folder:
+            self.open_folder(self._folder, self._leave_out_empty)
+
+    def leave_out_empty_classes(self) -> None:
+        """Scan the open folder again without its empty class folders."""
+        if self._folder:
+            self.open_folder(self._folder, leave_out_empty=True)
 
     def choose_folder(self) -> None:
         """Ask for a folder (starting in the last one) and open it."""
@@ -253,7 +284,11 @@ class DataPage(WizardPage):
                                               "the class folders.").format(name))
 
     @Slot(object)
-    def _on_scanned(self, scan: DatasetScan) -> None:
+    def _on_scanned(self, scan: DatasetScan | EmptyClassError) -> None:
+        if isinstance(scan, EmptyClassError):
+            self._empty_classes = scan.classes
+            self._on_failed(str(scan), "")
+            return
         self._scanning = False
         self._remember(self._folder)
         self._show_scan(scan)
@@ -278,7 +313,13 @@ class DataPage(WizardPage):
     def _show_state(self) -> None:
         showing = self._scan is not None and not self._scanning
         self.busy.setVisible(self._scanning)
+        self.error_box.setVisible(bool(self._error) and not self._scanning)
         self.error_label.setVisible(bool(self._error) and not self._scanning)
+        self.leave_out_button.setVisible(bool(self._empty_classes))
+        self.leave_out_button.setToolTip(self.tr(
+            "Scan again without the class folders that hold no usable image: {0}").format(
+            ", ".join(self._empty_classes)))
+        self.rescan_button.setEnabled(bool(self._folder) and not self._scanning)
         self.results.setVisible(showing)
         self.drop_hint.setVisible(not showing and not self._scanning)
         self.layout().setStretch(self.layout().count() - 1, 0 if showing else 1)

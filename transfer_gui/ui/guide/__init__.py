@@ -1,0 +1,1 @@
+"""Help > Guide, the numbers page, the first-run hint and Report a problem."""
