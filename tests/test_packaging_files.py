@@ -23,7 +23,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 ISS = ROOT / "packaging" / "windows" / "transfer_gui.iss"
 MACOS = ROOT / "packaging" / "macos"
 MAKE_ICONS = ROOT / "packaging" / "icons" / "make_icons.py"
-GENERATED = ROOT / "resources" / "icons" / "generated"
+GENERATED = ROOT / "transfer_gui" / "resources" / "icons" / "generated"
 ICON_FILES = {"app.ico", "app.icns", "app-256.png", "app-512.png", "project.ico", "project.icns"}
 ICO_SIZES = {(s, s) for s in (16, 20, 24, 32, 40, 48, 64, 128, 256)}
 
@@ -154,4 +154,4 @@ def test_make_icons_regenerates_the_committed_set(tmp_path):
     # equality: another Qt version may anti-alias edges a little differently.)
     with Image.open(tmp_path / "app-256.png") as fresh, Image.open(GENERATED / "app-256.png") as old:
         diff = ImageStat.Stat(ImageChops.difference(fresh.convert("RGBA"), old.convert("RGBA")))
-        assert max(diff.mean) < 2.0, "resources/icons/generated is stale: run make_icons.py"
+        assert max(diff.mean) < 2.0, "transfer_gui/resources/icons/generated is stale: run make_icons.py"

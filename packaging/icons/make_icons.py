@@ -1,10 +1,10 @@
-"""Render every platform icon from the one source image, resources/icons/app.svg.
+"""Render every platform icon from the one source image, transfer_gui/resources/icons/app.svg.
 
 Usage::
 
     python packaging/icons/make_icons.py [--out DIR] [--svg PATH]
 
-Writes into DIR (default resources/icons/generated/):
+Writes into DIR (default transfer_gui/resources/icons/generated/):
 
 * ``app.ico``      Windows executable and installer icon (16 to 256 px).
 * ``app.icns``     macOS bundle icon (16 to 512 px at @1x and @2x, so up to 1024 px).
@@ -28,8 +28,8 @@ from pathlib import Path
 from PIL import Image, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SVG = ROOT / "resources" / "icons" / "app.svg"
-DEFAULT_OUT = ROOT / "resources" / "icons" / "generated"
+DEFAULT_SVG = ROOT / "transfer_gui" / "resources" / "icons" / "app.svg"
+DEFAULT_OUT = ROOT / "transfer_gui" / "resources" / "icons" / "generated"
 
 # Windows picks the nearest size per DPI and view: 16/20/24 small icons (100/125/150 %),
 # 32/40/48 large icons, 64+ for tiles and Explorer's big views, 256 the largest.

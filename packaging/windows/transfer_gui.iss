@@ -24,7 +24,7 @@
   #define OutputDir "..\..\dist\installer"
 #endif
 #ifndef IconDir
-  #define IconDir "..\..\resources\icons\generated"
+  #define IconDir "..\..\transfer_gui\resources\icons\generated"
 #endif
 
 #define AppName "Transfer GUI"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -16,13 +17,14 @@ from transfer_gui.core.runtime import tune_memory_allocator
 
 ORGANIZATION = "transfer_gui"
 APPLICATION = "Transfer GUI"
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"  # in a frozen build: the bundle root
+# Package data (pyproject.toml), so a wheel, an editable install and a frozen build all have it.
+RESOURCES = Path(str(importlib.resources.files("transfer_gui") / "resources"))
 TRANSLATIONS = RESOURCES / "translations"
 APP_ICON = RESOURCES / "icons" / "generated" / "app-256.png"
 
 
 def install_translators(app: QApplication, locale: Optional[QLocale] = None) -> list[QTranslator]:
-    """Qt's own strings and ours (resources/translations/transfer_gui_<lang>.qm) in the locale."""
+    """Qt's own strings and ours (the package's resources/translations/transfer_gui_<lang>.qm)."""
     locale = locale or QLocale.system()
     translators = []
     for name, folder in (("qtbase", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)),
