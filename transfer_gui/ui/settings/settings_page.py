@@ -13,12 +13,18 @@ from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, M
 
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.wizard_page import WizardPage, heading
+from .log_spin_box import LogSpinBox
+
+
+def cuda_available() -> bool:
+    """Whether an NVIDIA GPU can train here (mixed precision only matters there)."""
+    return torch.cuda.is_available()
 
 
 def detected_devices() -> list[tuple[str, str]]:
     """(config value, label) for the device choice, listing what this computer has."""
     devices = []
-    if torch.cuda.is_available():
+    if cuda_available():
         devices.append(("cuda", f"CUDA GPU: {torch.cuda.get_device_name(0)}"))
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         devices.append(("mps", "Apple GPU (MPS)"))
@@ -41,8 +47,9 @@ class SettingsPage(WizardPage):
         form = QFormLayout(basic)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.epochs = self._spin("epochs", 1, 1000, "")  # its tooltip follows the mode (load)
-        self.learning_rate = self._double("learning_rate", 1e-6, 1.0, 6, self.tr(
-            "Step size of learning. Too high: training jumps around; too low: it crawls."))
+        self.learning_rate = self._log_double("learning_rate", 1e-6, 1.0, self.tr(
+            "Step size of learning. Too high: training jumps around; too low: it crawls. "
+            "The arrows multiply or divide it by about 1.25."))
         self.augmentation = self._combo("augmentation", [
             ("none", self.tr("None")), ("light", self.tr("Light: crops and flips")),
             ("strong", self.tr("Strong: crops, flips and colour changes"))], self.tr(
@@ -86,9 +93,10 @@ class SettingsPage(WizardPage):
                                                 "arithmetic where it is safe."))
         self.mixed_precision.toggled.connect(lambda on: self._store("mixed_precision", on))
         self._setters["mixed_precision"] = self.mixed_precision.setChecked
-        self.views = self._spin("feature_views", 0, 32, self.tr(
+        self.views_tip = self.tr(
             "Feature extraction with augmentation: augmented copies of each training image "
-            "whose features are computed once and reused."))
+            "whose features are computed once and reused.")
+        self.views = self._spin("feature_views", 0, 32, self.views_tip)
         self.unfreeze = self._spin("unfreeze_stages", 0, 64, self.tr(
             "Fine-tuning: how many of the backbone's top stages learn; 0 trains only the new "
             "layer, All stages trains the whole backbone."), none_text=self.tr("All stages"))
@@ -187,6 +195,15 @@ class SettingsPage(WizardPage):
         self._setters[name] = lambda v: box.setValue(float(v))
         return box
 
+    def _log_double(self, name: str, low: float, high: float, tip: str) -> LogSpinBox:
+        """A positive decimal box whose arrows step by about x1.25 (see LogSpinBox)."""
+        box = LogSpinBox(low, high)
+        box.setMinimumWidth(220)
+        box.setToolTip(tip)
+        box.valueChanged.connect(lambda v: self._store(name, v))
+        self._setters[name] = lambda v: box.setValue(float(v))
+        return box
+
     def _l2_combo(self) -> QComboBox:
         """head_l2: Automatic (None, chosen by cross-validation) or one of the strengths that
         cross-validation tries; a saved value not among them is added to the list."""
@@ -242,6 +259,14 @@ class SettingsPage(WizardPage):
             basic = widget in (self.learning_rate, self.batch_size)
             (self.basic_form if basic else self.adv_form).setRowVisible(widget,
                                                                          self.state.mode in modes)
+        self.adv_form.setRowVisible(self.mixed_precision, cuda_available())
+        augmented = config.augmentation != "none"
+        self.views.setEnabled(augmented)
+        label = self.adv_form.labelForField(self.views)
+        if label is not None:
+            label.setEnabled(augmented)
+        self.views.setToolTip(self.views_tip if augmented else self.views_tip + " " + self.tr(
+            "Choose an augmentation (Basic settings) to use them."))
         self.epochs.setToolTip(self.tr(
             "At most this many rounds of 10 fitting steps; fitting stops sooner once it has "
             "settled.") if self.state.mode == FEATURE_EXTRACTION else self.tr(
