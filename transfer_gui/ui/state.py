@@ -33,13 +33,22 @@ class AppState(QObject):
         self.backbone: str = DEFAULT_BACKBONE
         self.mode: str = FEATURE_EXTRACTION
         self.settings: dict[str, Any] = {}  # overrides of the mode's defaults (TrainConfig fields)
+        self._other_modes_settings: dict[str, dict[str, Any]] = {}  # theirs, kept for Compare
         self.result: Optional[TrainingResult] = None  # the selected run
         self.runs: list[Path] = []  # the project's run folders, oldest first
         self._run_results: dict[Path, TrainingResult] = {}  # loaded (or trained) runs, by folder
         self.training = False
 
     def set_dataset(self, data_dir: Optional[str], dataset: Optional[DatasetScan]) -> None:
+        """Another folder than the open one starts with the recommended first try: feature
+        extraction with its recommended settings (the last dataset's mode may not suit it)."""
+        another = data_dir is not None and (self.data_dir is None
+                                            or _key(data_dir) != _key(self.data_dir))
         self.data_dir, self.dataset = data_dir, dataset
+        if another:
+            self.settings, self._other_modes_settings = {}, {}
+            self.mode = FEATURE_EXTRACTION
+            self.choicesChanged.emit()
         self.datasetChanged.emit()
 
     def set_backbone(self, name: str) -> None:
@@ -48,10 +57,17 @@ class AppState(QObject):
             self.choicesChanged.emit()
 
     def set_mode(self, mode: str) -> None:
+        """Each mode has its own defaults; the user's changes to a mode's are kept for when it is
+        chosen again (and for Compare modes)."""
         if mode != self.mode:
+            self._other_modes_settings[self.mode] = self.settings
             self.mode = mode
-            self.settings = {}  # each mode has its own defaults
+            self.settings = self._other_modes_settings.pop(mode, {})
             self.choicesChanged.emit()
+
+    def settings_for(self, mode: str) -> dict[str, Any]:
+        """The user's changes to `mode`'s defaults (made while that mode was chosen)."""
+        return dict(self.settings if mode == self.mode else self._other_modes_settings.get(mode, {}))
 
     def set_setting(self, name: str, value: Any) -> None:
         if self.settings.get(name) != value:
@@ -121,13 +137,16 @@ class AppState(QObject):
         """The current mode's defaults, for showing beside the user's overrides."""
         return TrainConfig.for_mode(self.data_dir or ".", self.mode, backbone=self.backbone)
 
-    def config(self) -> TrainConfig:
-        """The TrainConfig the Train page runs (raises ConfigError for a bad value)."""
+    def config(self, mode: Optional[str] = None) -> TrainConfig:
+        """The TrainConfig the Train page runs, or that `mode` would run with its own settings
+        (raises ConfigError for a bad value)."""
         if not self.data_dir:
             raise ValueError("no dataset chosen")
+        mode = mode or self.mode
         left_out = self.dataset is not None and bool(self.dataset.left_out_classes)
-        return TrainConfig.for_mode(self.data_dir, self.mode, backbone=self.backbone,
-                                    **{"leave_out_empty_classes": left_out, **self.settings})
+        return TrainConfig.for_mode(self.data_dir, mode, backbone=self.backbone,
+                                    **{"leave_out_empty_classes": left_out,
+                                       **self.settings_for(mode)})
 
     def run_folder_name(self) -> str:
         import time
