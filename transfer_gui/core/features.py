@@ -4,24 +4,24 @@ Feature-extraction training reads its inputs from here, and so will later tools 
 the same vectors (duplicate and leak detection, label-error ranking, out-of-distribution flags,
 cross-validation). A *recipe* names what produced a vector (backbone, weights, preprocessing, view);
 a row is found by the image file's path, size and modification time, so an edited file is
-recomputed. The cache lives in memory and, given a directory, also on disk across runs.
+recomputed. The cache lives in memory and, given a directory, also on disk across sessions
+(feature_store.py: bounded, least recently used folders deleted first).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .atomic import atomic_write
+from .feature_cache import (FeatureCache, configure_default_feature_cache,  # noqa: F401
+                            default_feature_cache)
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .inputs import InputPipeline
 
@@ -42,94 +42,6 @@ def stable_seed(*parts: object) -> int:
     """A 63-bit seed from any printable parts, the same in every process (unlike `hash`)."""
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-class _Table:
-    """Feature rows of one recipe, indexed by file signature; grows by doubling."""
-
-    def __init__(self, dim: int) -> None:
-        self.index: dict[str, int] = {}
-        self.data = np.empty((0, dim), dtype=np.float32)
-        self.size = 0
-
-    def add(self, signatures: Sequence[str], rows: np.ndarray) -> None:
-        need = self.size + len(signatures)
-        if need > len(self.data):
-            grown = np.empty((max(need, 2 * len(self.data), 64), rows.shape[1]), np.float32)
-            grown[:self.size] = self.data[:self.size]
-            self.data = grown
-        for sig, row in zip(signatures, rows):
-            slot = self.index.setdefault(sig, self.size)
-            if slot == self.size:
-                self.size += 1
-            self.data[slot] = row
-
-
-class FeatureCache:
-    """Feature vectors per (recipe, image file); thread-safe; optionally persisted in `directory`."""
-
-    def __init__(self, directory: Optional[str | os.PathLike] = None) -> None:
-        self.directory = Path(directory) if directory else None
-        self._tables: dict[str, _Table] = {}
-        self._lock = threading.Lock()
-
-    def _path(self, recipe: str) -> Path:
-        name = hashlib.sha256(recipe.encode("utf-8")).hexdigest()[:24]
-        return self.directory / f"features-{name}.npz"
-
-    def _table(self, recipe: str, dim: int) -> _Table:
-        table = self._tables.get(recipe)
-        if table is None:
-            table = _Table(dim)
-            if self.directory and self._path(recipe).is_file():
-                try:
-                    with np.load(self._path(recipe), allow_pickle=False) as saved:
-                        if str(saved["recipe"]) == recipe and saved["data"].shape[1] == dim:
-                            table.add(list(saved["signatures"]), saved["data"])
-                except (OSError, ValueError, KeyError):
-                    pass  # a damaged cache file is just a cache miss
-            self._tables[recipe] = table
-        return table
-
-    def lookup(self, recipe: str, signatures: Sequence[str], dim: int) -> tuple[np.ndarray, list[int]]:
-        """(rows, missing): rows has one row per signature; rows listed in `missing` are unset."""
-        out = np.zeros((len(signatures), dim), np.float32)
-        missing = []
-        with self._lock:
-            table = self._table(recipe, dim)
-            for i, sig in enumerate(signatures):
-                slot = table.index.get(sig)
-                if slot is None:
-                    missing.append(i)
-                else:
-                    out[i] = table.data[slot]
-        return out, missing
-
-    def store(self, recipe: str, signatures: Sequence[str], rows: np.ndarray) -> None:
-        with self._lock:
-            self._table(recipe, rows.shape[1]).add(signatures, rows)
-
-    def save(self) -> None:
-        """Write every recipe's table to the cache directory (atomically); no-op without one."""
-        if not self.directory:
-            return
-        with self._lock:
-            for recipe, table in self._tables.items():
-                sigs = sorted(table.index, key=table.index.get)
-                atomic_write(self._path(recipe), lambda f, t=table, s=sigs: np.savez(
-                    f, recipe=np.array(recipe), signatures=np.array(s, dtype=str),
-                    data=t.data[:t.size]))
-
-
-_default_cache: Optional[FeatureCache] = None
-
-
-def default_feature_cache() -> FeatureCache:
-    """The process-wide in-memory cache (the GUI's runs share it)."""
-    global _default_cache
-    if _default_cache is None:
-        _default_cache = FeatureCache()
-    return _default_cache
 
 
 def view_names(augmentation: str, augmented_views: int, seed: int) -> list[str]:
@@ -296,8 +208,10 @@ def dataset_features(spec: "BackboneSpec", files: Sequence[str], *,
                                  spec.feature_dim, device, batch_size=batch_size,
                                  mixed_precision=mixed_precision)
     cache = cache or default_feature_cache()
-    rows, failures = extractor.extract(cache, list(files), per_file,
-                                       load_image or (lambda p: load_image_array(p, size)),
-                                       progress=progress, cancel=cancel)
-    cache.save()
+    try:
+        rows, failures = extractor.extract(cache, list(files), per_file,
+                                           load_image or (lambda p: load_image_array(p, size)),
+                                           progress=progress, cancel=cancel)
+    finally:
+        cache.save()  # what was computed before a Stop is kept too
     return DatasetFeatures(list(files), rows, failures)
