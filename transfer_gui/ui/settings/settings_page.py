@@ -33,7 +33,10 @@ def detected_devices() -> list[tuple[str, str]]:
 
 
 class SettingsPage(WizardPage):
-    def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, state: AppState, parent: Optional[QWidget] = None,
+                 storage: Optional[QWidget] = None) -> None:
+        """`storage`: rows about files on this computer (settings/storage_rows.py), shown with
+        the advanced settings."""
         super().__init__(state, parent)
         self._loading = False
         self._setters: dict[str, Callable[[Any], None]] = {}
@@ -132,6 +135,8 @@ class SettingsPage(WizardPage):
         for label, widget in [r for rows in self.mode_rows.values() for r in rows]:
             adv.addRow(label, widget)
         adv.addRow(self.tr("Re&gularisation:"), self.head_l2)
+        if storage is not None:
+            adv.addRow(storage)
         self.adv_form = adv
         # Rows shown only in some modes (a mode_rows row is shown in its mode only).
         self.shown_in: dict[QWidget, tuple[str, ...]] = {
