@@ -19,7 +19,9 @@ from transfer_gui.ui.model.model_page import ModelPage
 from transfer_gui.ui.predict.predict_page import PredictPage
 from transfer_gui.ui.results.results_page import ResultsPage
 from transfer_gui.ui.settings.settings_page import SettingsPage
+from transfer_gui.ui.settings.storage_rows import StorageRows
 from transfer_gui.ui.train.train_page import TrainPage
+from .folders import output_folder
 from .state import AppState
 
 
@@ -37,8 +39,10 @@ class MainWindow(QMainWindow):
 
         self.data_page = DataPage(self.state, settings)
         self.model_page = ModelPage(self.state)
-        self.settings_page = SettingsPage(self.state)
-        self.train_page = TrainPage(self.state, runs_root)
+        self.storage_rows = StorageRows(settings, on_folder_changed=self._use_output_folder)
+        self.settings_page = SettingsPage(self.state, storage=self.storage_rows)
+        # New runs go to a visible folder (Documents/Transfer GUI/runs unless changed in Settings).
+        self.train_page = TrainPage(self.state, runs_root or output_folder(settings) / "runs")
         self.results_page = ResultsPage(self.state)
         self.predict_page = PredictPage(self.state)
         self.pages: list[WizardPage] = [self.data_page, self.model_page, self.settings_page,
@@ -228,6 +232,12 @@ class MainWindow(QMainWindow):
         self.compare_view.show_project_runs()
         self.compare_view.show()
 
+    def _use_output_folder(self, folder: Path) -> None:
+        """The user chose another outputs folder in Settings: new runs go there."""
+        self.train_page.runs_root = folder / "runs"
+        if self.compare_view is not None:  # its Compare modes runs too (bound once, on creation)
+            self.compare_view._app_runs_root = self.train_page.runs_root
+
     def _remember_choices(self) -> None:
         self.settings.setValue("choices/backbone", self.state.backbone)
         self.settings.setValue("choices/mode", self.state.mode)
@@ -249,18 +259,21 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.state.training and not self.projects.maybe_save():
-            event.ignore()
-            return
         if self.state.training:
             answer = QMessageBox.question(
                 self, self.tr("Training is running"),
-                self.tr("Stop training and close? The best model so far is kept in its run folder."),
+                self.tr("Stop training and close? The best model so far is kept as a run."),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+            self.train_page.shutdown()  # stops (without scoring) and waits for the thread
+            self.projects.add_stopped_run(self.train_page.run_dir)  # a run like any other
+        if not self.projects.maybe_save():
+            self.train_page._closing = False  # staying open: a later Stop scores its run again
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.help.shutdown()
         for page in self.pages:

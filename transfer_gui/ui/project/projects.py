@@ -2,8 +2,9 @@
 
 The runs themselves live in the AppState (`state.runs`), where the Results page's run picker and
 the Compare window read them; runs finished on the Train page and by Compare modes join them.
-Reopening shows the last run's results, curves and CAM panel again without retraining; a dataset
-folder that moved is asked for. Closing with unsaved runs asks first.
+Reopening lands on the Results step with the last run's results, curves and CAM panel, without
+retraining; a dataset folder that moved is asked for. Closing with unsaved runs asks first, and
+runs never saved in a project are offered back at the next start (unsaved_runs.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from transfer_gui.core.errors import UserError
+from transfer_gui.core.models import backbone_names
 from transfer_gui.core.project import PROJECT_SUFFIX, Project, load_project, save_project
 from transfer_gui.core.training.engine import TrainingResult
+
+from .unsaved_runs import DISCARD, OPEN, UnsavedRuns, ask_about_unsaved_runs
 
 RECENT_KEY = "projects/recent"
 MAX_RECENT = 8
@@ -31,8 +35,33 @@ class ProjectController(QObject):
         super().__init__(window)
         self.window, self.settings = window, settings
         self.path: Optional[Path] = None
-        self.dirty = False
+        self._dirty = False
+        self.unsaved = UnsavedRuns(settings)
+        self._land_on_results: Optional[Path] = None  # Results, once this dataset is scanned
         window.train_page.trainingFinished.connect(self.add_run)
+        window.state.trainingChanged.connect(self._note_training_run)
+        window.state.datasetChanged.connect(self._land_when_ready)
+
+    @property
+    def dirty(self) -> bool:
+        """True when the project has runs not saved in its file (the title shows a '*')."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        self._dirty = bool(value)
+        self.update_title()
+
+    def update_title(self) -> None:
+        """The project's name once; Qt adds the application's name after it ("colors — Transfer
+        GUI"), so the title does not repeat it. No project and no runs: the app's name alone."""
+        window = self.window
+        if self.path is None and not self.runs:
+            window.setWindowTitle(self.tr("Transfer GUI"))
+            return
+        name = self.path.stem if self.path is not None else self.tr("Unsaved project")
+        window.setWindowTitle(f"{name}[*]")
+        window.setWindowModified(self._dirty)
 
     @property
     def runs(self) -> list[Path]:
@@ -76,8 +105,26 @@ class ProjectController(QObject):
         A run that saved no model (stopped before its first epoch ended) is left out.
         """
         if result is not None and result.best is not None:
+            self.unsaved.add([result.run_dir])
             self.window.state.add_run(result)
             self.dirty = True
+
+    def _note_training_run(self, running: bool) -> None:
+        """Remember a run folder as soon as its training starts: a crash, or a close during
+        training, still leaves it to be offered at the next start."""
+        run_dir = getattr(self.window.train_page, "run_dir", None)
+        if running and run_dir is not None:
+            self.unsaved.add([run_dir])
+
+    def add_stopped_run(self, run_dir: Optional[str | Path]) -> None:
+        """Training was stopped for closing: its run (the best model so far) joins the project,
+        so the unsaved-runs question covers it. A run with no model yet is left out."""
+        if run_dir is None or not (Path(run_dir) / "model.pt").is_file():
+            return
+        state = self.window.state
+        if state.run_index(run_dir) is None:
+            state.set_runs([*state.runs, Path(run_dir)])
+        self.dirty = True
 
     def _busy(self) -> bool:
         """True while training (Train page or Compare modes) could still add runs."""
@@ -99,13 +146,17 @@ class ProjectController(QObject):
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        if answer == QMessageBox.StandardButton.Discard:
+            self.unsaved.remove(self.runs)  # not offered again at the next start
+            return True
+        return False
 
     def new(self) -> None:
         if self._busy() or not self.maybe_save():
             return
-        self.path, self.dirty = None, False
+        self.path, self._land_on_results = None, None
         self.window.state.set_runs([])
+        self.dirty = False
         self.window.state.set_result(None)
         self.window.state.set_dataset(None, None)
         self.window.go_to(0)
@@ -130,6 +181,7 @@ class ProjectController(QObject):
             QMessageBox.warning(self.window, self.tr("Save project"), str(exc))
             return False
         self.path, self.dirty = path, False
+        self.unsaved.remove(self.runs)  # they are in the project file now
         self._remember(path)
         self.window.statusBar().showMessage(self.tr("Saved {p}").format(p=path), 5000)
         return True
@@ -150,11 +202,39 @@ class ProjectController(QObject):
         except UserError as exc:
             QMessageBox.warning(self.window, self.tr("Open project"), str(exc))
             return False
-        self.path, self.dirty = Path(path), False
+        self.path = Path(path)
         self.window.state.set_runs(project.runs)
+        self.dirty = False
         self._remember(Path(path))
         self._show(project)
         return True
+
+    def offer_unsaved_runs(self, ask=ask_about_unsaved_runs) -> str:
+        """At start-up: offer the runs of earlier sessions that were never saved in a project
+        (`ask(window, runs)` answers OPEN, DISCARD or LATER; LATER asks again next time).
+        Returns the answer, or "" when there was nothing to offer."""
+        runs = self.unsaved.with_models()
+        if not runs or self.runs:
+            return ""
+        answer = ask(self.window, runs)
+        if answer == OPEN:
+            self.open_runs(runs)
+        elif answer == DISCARD:
+            self.unsaved.remove(runs)
+        return answer
+
+    def open_runs(self, runs: list[Path]) -> None:
+        """Show run folders as a new, unsaved project (on the last run's dataset)."""
+        self.path, state = None, self.window.state
+        state.set_runs(runs)
+        self.dirty = True
+        try:
+            dataset_dir: Optional[Path] = Path(state.run_result(runs[-1]).config.data_dir)
+        except UserError:
+            dataset_dir = None
+        self._show(Project(self.tr("Unsaved project"),
+                           dataset_dir if dataset_dir is not None and dataset_dir.is_dir() else None,
+                           list(runs)))
 
     def _extract_folder(self, path: Path) -> Path:
         base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
@@ -175,16 +255,32 @@ class ProjectController(QObject):
         """Restore the dataset view and select the last run: its results, curves (the Train page
         follows the selected run) and CAM panel; the Results page's picker lists the others."""
         window = self.window
+        self._land_on_results = None
         if project.dataset_dir:
             window.data_page.open_folder(str(project.dataset_dir))
         else:
             window.state.set_dataset(None, None)
         try:
             if project.runs:
-                window.state.select_run(project.runs[-1])
+                shown = window.state.select_run(project.runs[-1])
+                if shown.config.backbone in backbone_names():  # the Model step shows its model
+                    window.state.set_backbone(shown.config.backbone)
+                if project.dataset_dir:
+                    self._land_on_results = Path(project.dataset_dir).resolve()
             else:
                 window.state.set_result(None)
         except UserError as exc:
             window.state.set_result(None)
             QMessageBox.warning(window, self.tr("Open project"), str(exc))
-        window.setWindowTitle(self.tr("Transfer GUI – {name}").format(name=project.name))
+        self.update_title()
+        self._land_when_ready()
+
+    def _land_when_ready(self) -> None:
+        """A reopened project with runs shows the Results step once its dataset is scanned
+        (the steps before it must be complete to get there)."""
+        window, folder = self.window, self._land_on_results
+        if folder is None or window.state.dataset is None or not window.state.data_dir:
+            return
+        self._land_on_results = None
+        if Path(window.state.data_dir).resolve() == folder:
+            window.go_to(window.pages.index(window.results_page))
