@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Collection, Optional, Sequence
 
-from .cli_commands.crossval import add_cv_parser, cmd_cv
-from .cli_commands.common import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from .cli_commands.crossval import CV_SUMMARY, add_cv_options, cmd_cv
+from .cli_commands.common import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
+                                  BackboneName)
 from .cli_commands.models import cmd_backbones, cmd_evaluate, cmd_predict
 from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
 from .cli_commands.train import cmd_train
@@ -26,16 +27,16 @@ COMMANDS = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_eval
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    """Adds the options of `train` to its subparser `p`."""
-    from .core.models import DEFAULT_BACKBONE, backbone_names
-    from .core.inputs import AUGMENTATION_PRESETS
-    from .core.training.config import BATCH_NORM_POLICIES, DEVICES, MODES, OPTIMIZERS
+    """Adds the options of `train` to its subparser `p` (torch-free: `train --help` stays fast)."""
+    from .core.training.config import (AUGMENTATION_PRESETS, BATCH_NORM_POLICIES, DEVICES,
+                                       FEATURE_EXTRACTION, MODES, OPTIMIZERS, TrainConfig)
 
     p.add_argument("--data", required=True, help="dataset folder: one subfolder per class, "
                    "optionally inside train/ val/ test/")
     p.add_argument("--out", required=True, help="run folder to write (created if missing)")
-    p.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=backbone_names())
-    p.add_argument("--mode", default="feature_extraction", choices=MODES)
+    p.add_argument("--backbone", default=TrainConfig.backbone, action=BackboneName,
+                   metavar="NAME", help=BackboneName.HELP)
+    p.add_argument("--mode", default=FEATURE_EXTRACTION, choices=MODES)
     g = p.add_argument_group("options (unset ones take the mode's defaults)")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
@@ -77,53 +78,63 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--offline", action="store_true", help="never download weights")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Returns the parser of the whole command line, every command included."""
+def build_parser(with_options: Optional[Collection[str]] = None) -> argparse.ArgumentParser:
+    """Returns the parser of the command line.
+
+    Args:
+        with_options: The commands whose options to add (None: all); the others get their
+            one-line help only. Some commands take their choices from registries that import
+            torch (seconds), so `transfer-gui --help` and `train --help` build only what they show.
+    """
     parser = argparse.ArgumentParser(prog="transfer-gui", description=(
         "Build an image classifier by transfer learning. Run without a command to open the app."))
     from transfer_gui import __version__
 
     parser.add_argument("--version", action="version", version=f"transfer-gui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_train_options(sub.add_parser("train", help="train a classifier on a folder of images"))
+    for name, (summary, add_options) in _COMMAND_PARSERS.items():
+        command = sub.add_parser(name, help=summary)
+        if with_options is None or name in with_options:
+            add_options(command)
+    return parser
 
-    b = sub.add_parser("backbones", help="list backbones and whether their weights are here")
+
+def _add_backbones_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--download", metavar="NAME", help="download a backbone's ImageNet weights")
     b.add_argument("--import", dest="import_", nargs=2, metavar=("NAME", "FILE"),
                    help="import a downloaded weights file for backbone NAME")
     b.add_argument("--base-url", help="download from this mirror instead of the default server")
 
-    e = sub.add_parser("evaluate", help="score a saved model on a dataset's split")
+
+def _add_evaluate_options(e: argparse.ArgumentParser) -> None:
     e.add_argument("model", help="model.pt, or a run folder holding one")
     e.add_argument("--data", help="dataset folder (default: the run's own dataset)")
     e.add_argument("--split", default="auto", choices=("auto", "train", "val", "test"),
                    help="auto: test if the dataset has one, else val")
     e.add_argument("--out", help="write the scores to this JSON file")
 
-    pr = sub.add_parser("predict", help="predict the class of images")
+
+def _add_predict_options(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("model", help="model.pt, or a run folder holding one")
     pr.add_argument("images", nargs="+", help="image files and/or folders")
     pr.add_argument("--csv", help="write a CSV table of the predictions here")
     pr.add_argument("--top-k", type=int, default=3)
-    _add_cam_parser(sub)
-    add_cv_parser(sub)
 
-    x = sub.add_parser("export", help="export a run's model (TorchScript, ONNX or a bundle) and "
-                       "check it against the run's validation images")
+
+def _add_export_options(x: argparse.ArgumentParser) -> None:
     x.add_argument("run_dir", help="run folder (config.json, model.pt, ...)")
     x.add_argument("--format", required=True, choices=("torchscript", "onnx", "bundle"))
     x.add_argument("--out", required=True, help="file to write (for bundle: a folder)")
 
-    cp = sub.add_parser("compare", help="compare run folders side by side in a table")
+
+def _add_compare_options(cp: argparse.ArgumentParser) -> None:
     cp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders to compare")
-    return parser
 
 
-def _add_cam_parser(sub: argparse._SubParsersAction) -> None:
-    """Adds the `cam` command to the subparsers `sub`."""
+def _add_cam_options(c: argparse.ArgumentParser) -> None:
+    """Adds the options of `cam` to its subparser `c` (its choices import torch)."""
     from .core.cam import COLORMAPS, DEFAULT_METHOD, METHODS
 
-    c = sub.add_parser("cam", help="class activation maps: which image regions drove a prediction")
     c.add_argument("model", help="model.pt, or a run folder holding one")
     c.add_argument("images", nargs="+", help="image files and/or folders")
     c.add_argument("--out", required=True, help="folder for <name>_cam.png (created if missing)")
@@ -138,6 +149,26 @@ def _add_cam_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--alpha", type=float, default=0.5, help="overlay opacity, 0 to 1")
 
 
+# command -> (its line in `transfer-gui --help`, the function that adds its options)
+_COMMAND_PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "train": ("train a classifier on a folder of images", _add_train_options),
+    "backbones": ("list backbones and whether their weights are here", _add_backbones_options),
+    "evaluate": ("score a saved model on a dataset's split", _add_evaluate_options),
+    "predict": ("predict the class of images", _add_predict_options),
+    "cam": ("class activation maps: which image regions drove a prediction", _add_cam_options),
+    "cv": (CV_SUMMARY, add_cv_options),
+    "export": ("export a run's model (TorchScript, ONNX or a bundle) and check it against the "
+               "run's validation images", _add_export_options),
+    "compare": ("compare run folders side by side in a table", _add_compare_options),
+}
+
+
+def _command_in(argv: Sequence[str]) -> Optional[str]:
+    """The command named on the command line (its first word that is not an option), if any."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs one command; without one, prints help (the launcher opens the app instead).
 
@@ -147,12 +178,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns:
         The exit code: EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED or EXIT_ERROR.
     """
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    named = _command_in(argv)
+    parser = build_parser(with_options=[named] if named else [])
+    args = parser.parse_args(argv)
     from .core.runtime import tune_memory_allocator
 
     tune_memory_allocator()
     if args.command is None:
-        build_parser().print_help()
+        parser.print_help()
         return EXIT_OK
     command = COMMANDS[args.command]
     try:

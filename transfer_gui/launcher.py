@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Optional, Sequence
 
+EXIT_CANNOT_START = 2  # as the CLI's bad input: the message says what to install or change
+
 
 def ensure_streams() -> None:
     """Windowed frozen builds start with sys.stdout/sys.stderr set to None; give them a sink."""
@@ -29,14 +31,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args and args[0] == "--self-test":
         return _self_test(args[1:])
     if not args or is_project_file(args):
-        import torch  # noqa: F401  (before PySide6: the other order breaks torch's DLLs on Windows)
-
-        from transfer_gui.ui.app import run_app
-
-        return run_app(project=args[0] if args else None)
+        return open_app(project=args[0] if args else None)
     from transfer_gui.cli import main as cli_main
 
     return cli_main(args)
+
+
+def open_app(project: Optional[str] = None) -> int:
+    """The desktop app; 2 with what to install when Qt cannot open a window here (Linux)."""
+    from transfer_gui import qt_system_libraries
+
+    problem = qt_system_libraries.qt_start_problem()
+    if problem is None:
+        try:
+            from transfer_gui.ui.app import run_app
+        except ImportError as error:  # a library QtGui links, missing from the system (libEGL)
+            problem = qt_system_libraries.import_error_hint(error)
+            if problem is None:
+                raise
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_CANNOT_START
+    return run_app(project=project)
 
 
 def _self_test(args: Sequence[str]) -> int:

@@ -189,6 +189,13 @@ def run_self_test(report_path: Optional[str] = None, timeout_s: float = 600.0) -
         with report.step("bundled weights") as detail:
             detail.update(check_bundled_weights())
         _prefer_offscreen()
+        with report.step("Qt system libraries") as detail:
+            from transfer_gui import qt_system_libraries
+
+            detail["platform"] = os.environ.get("QT_QPA_PLATFORM", "default")
+            problem = qt_system_libraries.qt_start_problem()
+            if problem:  # Qt would abort the process without a report
+                raise RuntimeError(problem)
         with tempfile.TemporaryDirectory(prefix="transfer-gui-self-test-") as tmp:
             work = Path(tmp)
             with report.step("tiny dataset") as detail:

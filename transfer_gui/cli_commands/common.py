@@ -1,7 +1,8 @@
-"""What every command shares: the exit codes and stopping with Ctrl-C."""
+"""What every command shares: the exit codes, the --backbone option and stopping with Ctrl-C."""
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 
@@ -23,3 +24,22 @@ def cancel_on_ctrl_c(cancel: CancelToken) -> None:
         cancel.cancel()
 
     signal.signal(signal.SIGINT, handler)
+
+
+class BackboneName(argparse.Action):
+    """`--backbone NAME`, checked against the backbone registry only when given.
+
+    The registry imports torch (seconds), so it is not asked while building the parser: `--help`
+    stays fast, and a wrong name still fails at parse time with the valid names.
+    """
+
+    HELP = "backbone to use (default: %(default)s); `transfer-gui backbones` lists them"
+
+    def __call__(self, parser, namespace, value, option_string=None) -> None:
+        from ..core.models import backbone_names
+
+        names = backbone_names()
+        if value not in names:
+            raise argparse.ArgumentError(
+                self, f"invalid choice: {value!r} (choose from {', '.join(names)})")
+        setattr(namespace, self.dest, value)

@@ -7,20 +7,23 @@ import json
 
 from ..core.cli_progress import TextProgress
 from ..core.jobs import CancelToken
-from .common import EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c
+from .common import EXIT_INTERRUPTED, EXIT_OK, BackboneName, cancel_on_ctrl_c
 
 
-def add_cv_parser(sub: argparse._SubParsersAction) -> None:
-    """Adds the `cv` command to the subparsers `sub`."""
+CV_SUMMARY = ("cross-validate feature extraction: accuracy and macro-F1 per fold, with mean and "
+              "spread (seconds once features are cached)")
+
+
+def add_cv_options(c: argparse.ArgumentParser) -> None:
+    """Adds the options of `cv` to its subparser `c` (its defaults import torch)."""
     from ..core.crossval import DEFAULT_FOLDS, DEFAULT_SEED
-    from ..core.models import DEFAULT_BACKBONE, backbone_names
+    from ..core.models import DEFAULT_BACKBONE
 
-    c = sub.add_parser("cv", help="cross-validate feature extraction: accuracy and macro-F1 per "
-                       "fold, with mean and spread (seconds once features are cached)")
     c.add_argument("data", help="dataset folder (every labelled image is used, splits pooled)")
     c.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
                    help="number of stratified folds (default: %(default)s)")
-    c.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=backbone_names())
+    c.add_argument("--backbone", default=DEFAULT_BACKBONE, action=BackboneName,
+                   metavar="NAME", help=BackboneName.HELP)
     c.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help="seed of the fold assignment (default: %(default)s)")
     c.add_argument("--class-weights", choices=("auto", "none"), default="none")

@@ -15,8 +15,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from .models.spec import Preprocessing
-
-AUGMENTATION_PRESETS = ("none", "light", "strong")
+from .training.config import AUGMENTATION_PRESETS
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-import torch  # noqa: F401  (imported before PySide6: the other order breaks torch's DLLs on Windows)
+if sys.platform == "win32":
+    import torch  # noqa: F401  (before PySide6: the other order breaks torch's DLLs on Windows)
 from PySide6.QtCore import QEvent, QLibraryInfo, QLocale, QObject, QSettings, QTimer, QTranslator
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -64,19 +65,37 @@ class ProjectFileOpener(QObject):
 
 def open_main_window(project: Optional[str] = None, settings: Optional[QSettings] = None):
     """Show the main window; open `project` (a .tgproj path) once the event loop runs."""
+    from .folders import configure_feature_cache
     from .main_window import MainWindow
 
-    window = MainWindow(settings if settings is not None else QSettings())
+    if settings is None:  # the app's own settings, and its own data folder
+        settings = QSettings()
+        configure_feature_cache(settings)  # features kept on disk between sessions
+    window = MainWindow(settings)
     window.show()
     QApplication.instance().installEventFilter(ProjectFileOpener(window))
     if project:
         QTimer.singleShot(0, window, lambda: window.projects.open(project))
+    else:  # runs of an earlier session never saved in a project: Open them / Discard / Later
+        QTimer.singleShot(0, window, window.projects.offer_unsaved_runs)
     return window
 
 
 def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None) -> int:
-    """The event loop of the desktop app; `project` is a file the user opened the app with."""
+    """The event loop of the desktop app; `project` is a file the user opened the app with.
+
+    A start-up screen shows at once; PyTorch and the pages load behind it (seconds on a laptop,
+    where the window would otherwise appear only after them).
+    """
     tune_memory_allocator()
     app = create_app(argv)
-    window = open_main_window(project)  # noqa: F841  (kept alive for the event loop)
+    from .splash import StartupSplash
+
+    splash = StartupSplash(APP_ICON)
+    splash.show_now("Loading PyTorch...")
+    import torch  # noqa: F401  (the longest part of the start)
+
+    splash.step("Opening the main window...")
+    window = open_main_window(project)  # kept alive for the event loop
+    splash.finish(window)
     return app.exec()

@@ -1,4 +1,7 @@
-"""Training options: one dataclass, with good defaults per transfer mode, that round-trips to JSON."""
+"""Training options: one dataclass, with good defaults per transfer mode, that round-trips to JSON.
+
+Torch-free on purpose (tests/test_startup.py): `transfer-gui train --help` reads its choices here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
 from ..errors import ConfigError
-from ..inputs import AUGMENTATION_PRESETS
 
 PROBE_ITERATIONS_PER_EPOCH = 10
 
@@ -18,6 +20,7 @@ FINE_TUNING = "fine_tuning"
 FROM_SCRATCH = "from_scratch"
 MODES = (FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH)
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
+AUGMENTATION_PRESETS = ("none", "light", "strong")  # recipes: core/inputs.py
 # Batch-norm layers while fine-tuning: "frozen" keeps them in inference mode (running statistics
 # fixed, their scale and shift still train), "reestimate" also recomputes the statistics over the
 # training images after each epoch, "train" is ordinary training-mode batch norm. See
