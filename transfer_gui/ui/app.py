@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-import torch  # noqa: F401  (imported before PySide6: the other order breaks torch's DLLs on Windows)
+if sys.platform == "win32":
+    import torch  # noqa: F401  (before PySide6: the other order breaks torch's DLLs on Windows)
 from PySide6.QtCore import QEvent, QLibraryInfo, QLocale, QObject, QSettings, QTimer, QTranslator
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -81,8 +82,20 @@ def open_main_window(project: Optional[str] = None, settings: Optional[QSettings
 
 
 def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None) -> int:
-    """The event loop of the desktop app; `project` is a file the user opened the app with."""
+    """The event loop of the desktop app; `project` is a file the user opened the app with.
+
+    A start-up screen shows at once; PyTorch and the pages load behind it (seconds on a laptop,
+    where the window would otherwise appear only after them).
+    """
     tune_memory_allocator()
     app = create_app(argv)
-    window = open_main_window(project)  # noqa: F841  (kept alive for the event loop)
+    from .splash import StartupSplash
+
+    splash = StartupSplash(APP_ICON)
+    splash.show_now("Loading PyTorch...")
+    import torch  # noqa: F401  (the longest part of the start)
+
+    splash.step("Opening the main window...")
+    window = open_main_window(project)  # kept alive for the event loop
+    splash.finish(window)
     return app.exec()
