@@ -62,10 +62,10 @@ def test_table_and_curves(view, two_runs, qtbot):
     assert signal.args[0] == list(two_runs)
     assert table_rows(view) == [
         ["alpha", "resnet18", "Feature extraction", "3/30", "0.003", "32", "none", "75.0%",
-         "0.667", "12.3 s"],
+         "0.667", "12.3 s", "4.1 s"],
         ["beta", "efficientnet_lite0", "Fine-tuning", "2/10", "0.001", "16", "light", "87.5%",
-         "–", "1 min 40 s"],
-    ]
+         "–", "1 min 40 s", "50.0 s"],
+    ]  # the last column: the mean time of a training epoch
     assert [view.table.item(r, 2).data(Qt.ItemDataRole.UserRole) for r in range(2)] == \
         ["feature_extraction", "fine_tuning"]
     assert view.curve_points("acc") == [3, 2] and view.curve_points("loss") == [3, 2]

@@ -169,10 +169,13 @@ def test_compare_modes_runs_join_the_project(qtbot, make_window, tiny_backbone, 
     window = make_window()
     open_dataset(qtbot, window, data)
     window.state.set_backbone("tiny_test")
-    window.state.set_setting("epochs", 2)
-    window.state.set_setting("batch_size", 8)
+    for mode in reversed(MODES):  # each mode's own settings: Compare modes trains with them
+        window.state.set_mode(mode)
+        window.state.set_setting("epochs", 2)
+        window.state.set_setting("batch_size", 8)
     window.open_compare()
     view = window.compare_view
+    monkeypatch.setattr(type(view), "confirm_start", lambda self, configs, seconds: True)
     assert view.run_paths() == [] and not window.projects.dirty
     with qtbot.waitSignal(view.runner.finished, timeout=TIMEOUT) as done:
         view.compare_button.click()

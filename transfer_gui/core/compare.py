@@ -28,6 +28,8 @@ class RunSummary:
         seconds: Training time (result.json, else the sum of the epochs' seconds).
         stop_reason: Why training ended (result.json), "" when unknown.
         epochs, val_loss, val_acc: The per-epoch validation curves from metrics.jsonl.
+        epoch_seconds: Mean time of a training epoch (fine-tuning's epoch 0, the probe's
+            validation, left out); None when the metrics do not say.
     """
 
     name: str
@@ -46,6 +48,7 @@ class RunSummary:
     epochs: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
+    epoch_seconds: Optional[float] = None
 
 
 def _read_json(path: Path, run: Path) -> dict[str, Any]:
@@ -99,6 +102,9 @@ def load_run_summary(path: str | Path) -> RunSummary:
     if seconds is None and metrics:
         secs = [_float(m.get("seconds")) for m in metrics]
         seconds = sum(s for s in secs if s is not None) if any(s is not None for s in secs) else None
+    trained = [_float(m.get("seconds")) for m, e in zip(metrics, epochs) if e >= 1]
+    trained = [t for t in trained if t is not None]
+    epoch_seconds = sum(trained) / len(trained) if trained else None
     epochs_run = result.get("epochs_run")
     if not isinstance(epochs_run, int):
         epochs_run = len(metrics)
@@ -121,7 +127,7 @@ def load_run_summary(path: str | Path) -> RunSummary:
         batch_size=batch_size if isinstance(batch_size, int) else None,
         augmentation=str(config.get("augmentation", "")), best_val_acc=best, macro_f1=macro_f1,
         seconds=seconds, stop_reason=str(result.get("stop_reason") or ""),
-        epochs=epochs, val_loss=val_loss, val_acc=val_acc)
+        epochs=epochs, val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds)
 
 
 def compare_runs(paths: Sequence[str | Path]) -> list[RunSummary]:

@@ -67,7 +67,9 @@ class AppState(QObject):
 
     def settings_for(self, mode: str) -> dict[str, Any]:
         """The user's changes to `mode`'s defaults (made while that mode was chosen)."""
-        return dict(self.settings if mode == self.mode else self._other_modes_settings.get(mode, {}))
+        if mode == self.mode:
+            return dict(self.settings)
+        return dict(self._other_modes_settings.get(mode, {}))
 
     def set_setting(self, name: str, value: Any) -> None:
         if self.settings.get(name) != value:

@@ -1,4 +1,5 @@
-"""How long training will take: the time left in a running run, from the steps it has timed.
+"""How long training will take: the time left in a running run, from the steps it has timed,
+and (`planned_seconds`) a run's time before it starts, from per-image costs on this computer.
 
 `TimeLeft` is fed the run's events (the `ProgressReporter` callback does it) and answers
 `seconds_left()`. It extrapolates from the *latest* epoch, not from the run's average:
@@ -19,7 +20,11 @@ pass). Early stopping can end a run sooner: the figure is then an upper bound.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 # Before any validation was timed, an epoch's extra work is guessed as this share of its steps:
 # a validation pass is forward-only over fewer images than training (measured 20-25% on CPU).
@@ -119,3 +124,53 @@ class TimeLeft:
             left += max(extra - since_last_step, 0.0)
         left += max(later_epochs, 0) * (self.batches * step + extra)
         return max(left, 0.0)
+
+
+# -- before a run: the time it will take, from per-image costs ------------------------------------
+@dataclass(frozen=True)
+class ImageCosts:
+    """Seconds per image on this computer for one backbone (measure_image_costs measures them).
+
+    Attributes:
+        decode: Reading, decoding and resizing one image file.
+        forward: One image through the network without learning (features, validation).
+        train: One image's training step through the whole network (forward and backward).
+    """
+
+    decode: float
+    forward: float
+    train: float
+
+
+@dataclass(frozen=True)
+class SplitSizes:
+    train: int
+    val: int
+    test: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.train + self.val + self.test
+
+
+# The linear probe's L-BFGS fit and the choice of its strength: a few seconds on any dataset
+# the app is meant for (hymenoptera: 1-2 s on 2 cores).
+PROBE_SECONDS = 3.0
+
+
+def planned_seconds(config: "TrainConfig", sizes: SplitSizes, costs: ImageCosts) -> float:
+    """About how long `config` trains on a dataset of `sizes` (all its epochs: early stopping
+    or convergence may end it sooner). The same parts as a run's: decode or feature pass,
+    the probe, the epochs (steps and validation), then scoring the kept model."""
+    from .config import FEATURE_EXTRACTION, FINE_TUNING
+
+    score = (sizes.val + sizes.test) * costs.forward
+    if config.mode == FEATURE_EXTRACTION:
+        views = config.feature_views if config.augmentation != "none" else 0
+        passes = sizes.total + sizes.train * views  # each view is one more forward pass
+        return sizes.total * costs.decode + passes * costs.forward + PROBE_SECONDS
+    seconds = sizes.total * costs.decode
+    if config.mode == FINE_TUNING and config.probe_start:
+        seconds += (sizes.train + sizes.val) * costs.forward + PROBE_SECONDS
+    epoch = sizes.train * costs.train + sizes.val * costs.forward
+    return seconds + config.epochs * epoch + score

@@ -1,6 +1,11 @@
 """Compare modes: feature extraction, fine-tuning and from scratch on the same data and backbone,
 trained one after the other in one background job (`compare_modes_job`).
 
+Each mode trains with its own defaults and the user's changes to that mode (AppState keeps them
+per mode); the data split, seed and device are the chosen mode's for all three, so they compare
+fairly. Before anything trains, `estimate_job` measures what an image costs on this computer and
+the window asks: "This trains three models: about N minutes on this computer. Start?"
+
 `ModeComparison` is the Compare window's part that runs it: the "Compare modes" button, the
 progress row with Stop, and the job's signals. Each finished run joins the window's table as soon
 as it is written, and is announced by the window's `runTrained` signal (the main window adds it
@@ -13,12 +18,19 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from transfer_gui.core.errors import Cancelled
 from transfer_gui.core.jobs import Progress
 from transfer_gui.core.training.config import MODES, TrainConfig
+from transfer_gui.core.training.time_estimate import SplitSizes, planned_seconds
 from transfer_gui.ui.workers import TaskRunner
+
+# Options that describe the data and the computer, not a mode's recipe: the chosen mode's values
+# apply to all three runs, so each sees the same split and runs on the same device.
+SHARED_OPTIONS = ("seed", "split_seed", "val_fraction", "test_fraction",
+                  "leave_out_empty_classes", "class_weights", "device", "mixed_precision",
+                  "memory_budget_mb", "feature_cache_dir")
 
 
 def _unique_dir(root: Path, name: str) -> Path:
@@ -28,9 +40,49 @@ def _unique_dir(root: Path, name: str) -> Path:
     return path
 
 
+def mode_configs(data_dir: str, backbone: str, overrides: Optional[dict[str, Any]] = None,
+                 mode_overrides: Optional[dict[str, dict[str, Any]]] = None) -> list[TrainConfig]:
+    """One config per mode: its defaults, then `overrides` (all modes), then its own changes."""
+    return [TrainConfig.for_mode(str(data_dir), mode, backbone=backbone,
+                                 **{**(overrides or {}), **(mode_overrides or {}).get(mode, {})})
+            for mode in MODES]
+
+
+def estimate_job(state, configs: list[TrainConfig], dataset=None) -> list[float]:
+    """Runs in a worker thread: about how many seconds each config trains on this computer
+    (per-image costs measured on a few of the dataset's images; the dataset is scanned when
+    not given)."""
+    from transfer_gui.core.data import scan_dataset
+    from transfer_gui.core.training.image_costs import measure_image_costs
+
+    first = configs[0]
+    if dataset is None:
+        dataset = scan_dataset(first.data_dir, val_fraction=first.val_fraction,
+                               test_fraction=first.test_fraction, seed=first.split_seed,
+                               cancel=state.cancel)
+    sizes = SplitSizes(*(len(dataset.split(name)) for name in ("train", "val", "test")))
+    costs = measure_image_costs(first.backbone, [s.path for s in dataset.samples], first.device,
+                                cancel=state.cancel)
+    return [planned_seconds(config, sizes, costs) for config in configs]
+
+
+def about(seconds: float) -> str:
+    """A duration as a person says it: "less than a minute", "about 12 minutes", "about 2 hours
+    10 minutes"."""
+    minutes = int(round(seconds / 60))
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 90:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} hours {minutes} minutes" if minutes else f"about {hours} hours"
+
+
 def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path,
-                      overrides: Optional[dict[str, Any]] = None) -> list[Path]:
-    """Runs in the worker thread: one training run per mode, same data and backbone.
+                      overrides: Optional[dict[str, Any]] = None,
+                      mode_overrides: Optional[dict[str, dict[str, Any]]] = None) -> list[Path]:
+    """Runs in the worker thread: one training run per mode, same data and backbone; each mode
+    with its defaults, `overrides`, then its own `mode_overrides`.
 
     Emits ("run_done", TrainingResult) after each run; honours `state.cancel` between and within
     runs (a run stopped midway is still reported, with the epochs it finished).
@@ -38,14 +90,13 @@ def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path
     Returns:
         The run folders, in mode order.
     """
-    overrides = dict(overrides or {})
     from transfer_gui.core.training.engine import train_run
 
     root = Path(runs_root)
     root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    configs = [TrainConfig.for_mode(str(data_dir), mode, backbone=backbone, **overrides)
-               for mode in MODES]  # every config is checked before the first run starts
+    # every config is checked before the first run starts
+    configs = mode_configs(data_dir, backbone, overrides, mode_overrides)
     done: list[Path] = []
     for i, config in enumerate(configs):
         state.cancel.raise_if_cancelled()
@@ -71,12 +122,18 @@ class ModeComparison:
     """Mixin for `CompareView`: the "Compare modes" button, its progress row and its job.
 
     The view provides `status` (a QLabel), `add_button`, `add_runs(paths)`, `runTrained` (a
-    signal carrying a TrainingResult) and `_app_state` / `_app_runs_root` (set by bind_state).
+    signal carrying a TrainingResult), `_mode_name(mode)` and `_app_state` / `_app_runs_root`
+    (set by bind_state).
     """
 
     def _init_mode_comparison(self) -> None:
-        """Make the runner and the widgets (call before laying them out)."""
-        self._source: Optional[tuple[str, str, Path, dict]] = None
+        """Make the runners and the widgets (call before laying them out)."""
+        self._source: Optional[tuple[str, str, Path, dict, dict]] = None
+        self._pending: Optional[tuple[tuple, list[TrainConfig]]] = None  # waiting for the estimate
+        self.estimate_runner = TaskRunner(self)
+        self.estimate_runner.finished.connect(self._on_estimated)
+        self.estimate_runner.failed.connect(lambda message, details: self._on_estimated(None))
+        self.estimate_runner.cancelled.connect(lambda _: self._end(self.tr("Not started.")))
         self.runner = TaskRunner(self)
         self.runner.progress.connect(self._on_progress)
         self.runner.event.connect(self._on_event)
@@ -110,21 +167,25 @@ class ModeComparison:
     def set_source(self, data_dir: Optional[str], backbone: Optional[str],
                    runs_root: Optional[str | Path], overrides: Optional[dict] = None) -> None:
         """What the "Compare modes" button trains on (the lead may bind an AppState instead)."""
-        self._source = ((str(data_dir), backbone, Path(runs_root), dict(overrides or {}))
+        self._source = ((str(data_dir), backbone, Path(runs_root), dict(overrides or {}), {})
                         if data_dir and backbone and runs_root else None)
         self._update_buttons()
 
-    def _current_source(self) -> Optional[tuple[str, str, Path, dict]]:
+    def _current_source(self) -> Optional[tuple[str, str, Path, dict, dict]]:
+        """(data folder, backbone, runs folder, options for all modes, each mode's own)."""
         if self._app_state is not None and self._app_state.data_dir:
             s = self._app_state
-            keep = {k: v for k, v in s.settings.items() if k in ("epochs", "batch_size", "seed",
-                                                                 "device", "val_fraction",
-                                                                 "test_fraction", "split_seed")}
-            return (s.data_dir, s.backbone, self._app_runs_root, keep)
+            try:  # the chosen mode's split, seed and device serve all three
+                chosen = s.config()
+                shared = {name: getattr(chosen, name) for name in SHARED_OPTIONS}
+            except Exception:  # a bad setting: the click says which
+                shared = {k: v for k, v in s.settings.items() if k in SHARED_OPTIONS}
+            own = {mode: s.settings_for(mode) for mode in MODES}
+            return (s.data_dir, s.backbone, self._app_runs_root, shared, own)
         return self._source
 
     def _update_buttons(self) -> None:
-        running = self.runner.is_running()
+        running = self.runner.is_running() or self.estimate_runner.is_running()
         self.compare_button.setEnabled(not running and self._current_source() is not None)
         self.add_button.setEnabled(not running)
         if self._current_source() is None and not running:
@@ -137,16 +198,72 @@ class ModeComparison:
                 "backbone, one after the other, and compare them here."))
 
     def _compare_clicked(self) -> None:
-        source = self._current_source()
-        if source is not None:
+        """Estimate the time (in the background), ask, then train."""
+        try:
+            source = self._current_source()
+            if source is None:
+                return
+            data_dir, backbone, _, shared, own = source
+            configs = mode_configs(data_dir, backbone, shared, own)
+        except Exception as exc:  # a bad setting: say which, train nothing
+            self.status.setText(self.tr("Cannot compare modes: ") + str(exc))
+            return
+        self._pending = (source, configs)
+        dataset = getattr(self._app_state, "dataset", None)
+        self.status.setText(self.tr("Estimating how long the three trainings take on this "
+                                    "computer…"))
+        self.estimate_runner.start(estimate_job, configs, dataset)
+        self._update_buttons()
+
+    def _on_estimated(self, seconds: Optional[list[float]]) -> None:
+        pending, self._pending = self._pending, None
+        self._update_buttons()
+        if pending is None:
+            return
+        source, configs = pending
+        if self.confirm_start(configs, seconds):
             self.compare_modes(*source)
+        else:
+            self.status.setText(self.tr("Not started."))
+
+    def confirm_start(self, configs: list[TrainConfig], seconds: Optional[list[float]]) -> bool:
+        """Ask before three trainings start, with the time they take (None: not estimated)."""
+        from transfer_gui.core.training.config import FEATURE_EXTRACTION
+
+        if seconds is None:
+            text = self.tr("This trains three models, one after the other. Start?")
+            lines = [self.tr("The time could not be estimated on this computer.")]
+        else:
+            text = self.tr("This trains three models: %1 on this computer. Start?").replace(
+                "%1", self.tr(about(sum(seconds))))
+            lines = []
+            for config, took in zip(configs, seconds):
+                unit = (self.tr("rounds") if config.mode == FEATURE_EXTRACTION
+                        else self.tr("epochs"))
+                lines.append(self.tr("%1: %2 (up to %3 %4)")
+                             .replace("%1", self._mode_name(config.mode))
+                             .replace("%2", self.tr(about(took)))
+                             .replace("%3", str(config.epochs)).replace("%4", unit))
+        lines.append(self.tr("Early stopping may end them sooner. Stop keeps the runs already "
+                             "finished."))
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Compare modes"), text,
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("compareModesConfirm")
+        box.setInformativeText("\n".join(lines))
+        start = box.addButton(self.tr("&Start"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(start)
+        box.exec()
+        return box.clickedButton() is start
 
     def is_running(self) -> bool:
         return self.runner.is_running()
 
     def compare_modes(self, data_dir: str | Path, backbone: str, runs_root: str | Path,
-                      overrides: Optional[dict] = None) -> None:
-        """Train the three modes one after the other in the background; runs join the table."""
+                      overrides: Optional[dict] = None,
+                      mode_overrides: Optional[dict[str, dict]] = None) -> None:
+        """Train the three modes one after the other in the background; runs join the table.
+        `overrides` apply to every mode, then `mode_overrides[mode]` to that mode."""
         self.progress_bar.setValue(0)
         self.status.setText(self.tr("Comparing modes on %1 with %2…")
                             .replace("%1", Path(data_dir).name or str(data_dir))
@@ -154,7 +271,7 @@ class ModeComparison:
         self.running_row.show()
         self.stop_button.setEnabled(True)
         self.runner.start(compare_modes_job, str(data_dir), backbone, Path(runs_root),
-                          dict(overrides or {}))
+                          dict(overrides or {}), dict(mode_overrides or {}))
         self._update_buttons()
 
     def stop(self) -> None:
@@ -196,5 +313,7 @@ class ModeComparison:
         self.status.setToolTip(details or message)
 
     def shutdown(self) -> bool:
-        """Stop the background job and wait for it (call when the window closes)."""
-        return self.runner.shutdown()
+        """Stop the background jobs and wait for them (call when the window closes)."""
+        self._pending = None
+        estimate_ended = self.estimate_runner.shutdown()
+        return self.runner.shutdown() and estimate_ended

@@ -54,7 +54,7 @@ class CompareView(ModeComparison, QWidget):
     runTrained = Signal(object)  # TrainingResult of a run Compare modes finished with a model
 
     COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "batch", "augmentation",
-               "best_val_acc", "macro_f1", "time")
+               "best_val_acc", "macro_f1", "time", "epoch_time")
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -103,7 +103,8 @@ class CompareView(ModeComparison, QWidget):
         self.table = QTableWidget(0, len(self.COLUMNS))
         headers = (self.tr("Run"), self.tr("Backbone"), self.tr("Mode"), self.tr("Epochs"),
                    self.tr("Learning rate"), self.tr("Batch size"), self.tr("Augmentation"),
-                   self.tr("Best val. accuracy"), self.tr("Macro-F1"), self.tr("Training time"))
+                   self.tr("Best val. accuracy"), self.tr("Macro-F1"), self.tr("Training time"),
+                   self.tr("Time per epoch"))
         self.table.setHorizontalHeaderLabels(headers)
         tips = (self.tr("Run folder name; its colour matches its curves."),
                 self.tr("Pretrained network the model is built on."),
@@ -114,7 +115,10 @@ class CompareView(ModeComparison, QWidget):
                 self.tr("Data augmentation preset."),
                 self.tr("Best validation accuracy over the epochs."),
                 self.tr("Macro-averaged F1 on the evaluation split (test when there is one)."),
-                self.tr("Wall-clock training time."))
+                self.tr("Wall-clock training time."),
+                self.tr("Mean time of one training epoch (a feature-extraction round is the "
+                        "fit on features computed once; their computation is in Training "
+                        "time)."))
         for col, tip in enumerate(tips):
             self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.setToolTip(self.tr("One row per run. Click a header to sort; select rows "
@@ -229,8 +233,9 @@ class CompareView(ModeComparison, QWidget):
     def _duration(self, seconds: Optional[float]) -> str:
         if seconds is None:
             return "–"
-        if seconds < 60:
-            return self.tr("%1 s").replace("%1", f"{seconds:.1f}")
+        if seconds < 60:  # a feature-extraction round takes hundredths of a second
+            return self.tr("%1 s").replace("%1", f"{seconds:.2g}" if seconds < 1
+                                           else f"{seconds:.1f}")
         minutes, secs = divmod(int(round(seconds)), 60)
         if minutes < 60:
             return self.tr("%1 min %2 s").replace("%1", str(minutes)).replace("%2", f"{secs:02d}")
@@ -252,6 +257,7 @@ class CompareView(ModeComparison, QWidget):
             (f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else dash, s.best_val_acc),
             (f"{s.macro_f1:.3f}" if s.macro_f1 is not None else dash, s.macro_f1),
             (self._duration(s.seconds), s.seconds),
+            (self._duration(s.epoch_seconds), s.epoch_seconds),
         ]
 
     def _refresh(self) -> None:
@@ -262,7 +268,7 @@ class CompareView(ModeComparison, QWidget):
         self.table.setSortingEnabled(False)
         self.table.clearContents()
         self.table.setRowCount(len(self._summaries))
-        numeric = {3, 4, 5, 7, 8, 9}
+        numeric = {3, 4, 5, 7, 8, 9, 10}
         for row, s in enumerate(self._summaries):
             colour = PALETTE[row % len(PALETTE)]
             for col, (text, key) in enumerate(self._row_cells(s)):
