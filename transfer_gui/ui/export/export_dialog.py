@@ -8,12 +8,10 @@ an ONNX file that could not be checked (no onnxruntime) says so plainly.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton,
                                QVBoxLayout, QWidget)
@@ -21,6 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDia
 from transfer_gui.core.export import ExportResult, export_run
 from transfer_gui.core.jobs import Progress
 
+from transfer_gui.ui.folders import open_folder
 from transfer_gui.ui.workers import TaskRunner
 
 SUFFIX = {"torchscript": ".pt", "onnx": ".onnx", "bundle": "_bundle"}
@@ -173,7 +172,7 @@ class ExportDialog(QDialog):
         if self.result is not None:
             path = Path(self.result.path)
             folder = path if path.is_dir() else path.parent
-            QDesktopServices.openUrl(QUrl.fromLocalFile(os.fspath(folder)))
+            open_folder(self, folder)  # without a file manager: says where it is
 
     def reject(self) -> None:
         """Close (Esc, Close, the window's X): stop an export in progress first."""

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox,
                                QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
@@ -18,6 +18,7 @@ from transfer_gui.core.training.engine import TrainingResult
 from transfer_gui.core.training.setup import device_description, pick_device
 
 from transfer_gui.ui.plots import TrainingPlots
+from transfer_gui.ui.folders import open_folder as show_folder
 from transfer_gui.ui.state import AppState
 from .train_job import train_job
 from transfer_gui.ui.workers import TaskRunner
@@ -93,8 +94,7 @@ class TrainPage(WizardPage):
         self.open_folder = QPushButton(self.tr("Open run &folder"))
         self.open_folder.setToolTip(self.tr("Show the files this run wrote (model, metrics, "
                                             "evaluation)."))
-        self.open_folder.clicked.connect(
-            lambda: self.run_dir and QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.run_dir))))
+        self.open_folder.clicked.connect(lambda: self.run_dir and show_folder(self, self.run_dir))
         folder_row.addWidget(self.folder_label, 1)
         folder_row.addWidget(self.open_folder)
         log_layout.addLayout(folder_row)
