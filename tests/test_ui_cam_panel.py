@@ -7,12 +7,14 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (before PySide6, as the app does)
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from ui_helpers import forget_unsaved_runs  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
@@ -82,8 +84,9 @@ def test_save_overlay_at_the_original_resolution(qtbot, panel, trained, tmp_path
 
 
 def test_grid_shows_overlays_of_one_class(qtbot, panel, trained):
-    panel.grid_class.setCurrentIndex(0)
-    name = panel.grid_class.currentText()
+    panel.target.setCurrentIndex(1)  # the one Class control chooses the grid's class too
+    name = trained.dataset.class_names[0]
+    assert name in panel.grid_class.text()
     expected = len(grid_sources_for(trained)[name])
     panel.grid_count.setValue(expected)
     panel.show_grid()
@@ -110,3 +113,72 @@ def test_results_gallery_opens_the_cam_panel(qtbot, tmp_path, trained):
     qtbot.waitUntil(lambda: panel.current is not None, timeout=20_000)
     assert panel.current.explanation.path == path
     window.close()
+
+
+def test_the_panel_reads_plainly(qtbot, panel, trained, tmp_path):
+    """Point 16: the true class beside the prediction (a mistake says so), the edges the model
+    never saw greyed out and explained, the colour bar labelled low -> high, one Class control,
+    and a window that fits 1000 px with a usable opacity slider."""
+    names = trained.dataset.class_names
+    wide = tmp_path / names[1] / "wide.png"  # a class folder: its name is the true class
+    wide.parent.mkdir()
+    Image.fromarray(np.full((40, 120, 3), (40, 180, 60), np.uint8)).save(wide)
+    with qtbot.waitSignal(panel.explained, timeout=20_000) as signal:
+        panel.explain(str(wide))
+    item = signal.args[0]
+    seen = item.display_seen
+    assert seen is not None and seen.shape == item.display_image.shape[:2]
+    assert seen[20, 45:75].all() and not seen[:, :30].any() and not seen[:, -30:].any()  # centre
+    assert panel.crop_note.isVisibleTo(panel) and "never saw" in panel.crop_note.text()
+    shown = panel.original_view.pixmap().toImage()
+    corner, centre = shown.pixelColor(1, shown.height() // 2), \
+        shown.pixelColor(shown.width() // 2, shown.height() // 2)
+    assert abs(corner.saturation() - centre.saturation()) > 60  # the edge is faded to grey
+    verdict = panel.verdict.text()
+    assert f"true class <b>{names[1]}</b>" in verdict
+    assert ("Misclassified" in verdict) == (item.explanation.predicted_name != names[1])
+    wrong = next(n for n in names if n != item.explanation.predicted_name)
+    with qtbot.waitSignal(panel.explained, timeout=20_000):
+        panel.explain(str(wide), true_class=wrong)
+    assert "Misclassified" in panel.verdict.text() and wrong in panel.verdict.text()
+    assert panel.bar.texts() == ("high", "low")
+    assert len([w for w in panel.findChildren(QLabel) if w.text() == "Class:"]) == 1
+    assert panel.minimumSizeHint().width() <= 1000
+    panel.resize(1000, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.opacity.width() >= 150
+
+
+def test_save_overlay_refuses_a_folder_inside_the_dataset(qtbot, panel, trained, tmp_path,
+                                                          monkeypatch):
+    """Point 5: the overlay is proposed in the outputs folder, and a folder inside the run's
+    dataset is refused with the reason (the next scan would train on the heatmap)."""
+    from transfer_gui.core import output_folder
+    from transfer_gui.ui.cam import overlay_destination
+
+    outputs = tmp_path / "outputs"
+    output_folder.set_output_folder(outputs)
+    try:
+        path = trained.dataset.split("val")[0].path
+        with qtbot.waitSignal(panel.explained, timeout=20_000):
+            panel.explain(path)
+        inside = Path(path).parent / "heat.png"
+        outside = tmp_path / "elsewhere" / "heat.png"
+        outside.parent.mkdir()
+        answers, proposed, warnings = [str(inside), str(outside)], [], []
+
+        def save_dialog(parent, title, default, filters):
+            proposed.append(default)
+            return answers.pop(0), filters
+
+        monkeypatch.setattr(overlay_destination.QFileDialog, "getSaveFileName", save_dialog)
+        monkeypatch.setattr(overlay_destination.QMessageBox, "warning",
+                            lambda parent, title, text: warnings.append(text))
+        panel.save_button.click()
+    finally:
+        output_folder.set_output_folder(None)
+    assert Path(proposed[0]).parent == outputs / "CAM overlays"
+    assert Path(proposed[0]).name == Path(path).stem + "_cam.png"
+    assert len(warnings) == 1 and "inside the dataset folder" in warnings[0]
+    assert not inside.exists() and outside.is_file()

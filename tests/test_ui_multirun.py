@@ -26,8 +26,8 @@ from transfer_gui.core.training.config import MODES, TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
 
 TIMEOUT = 120_000
-LABEL = re.compile(r"^(\d+) · Tiny test net · (feature extraction|fine-tuning|from scratch) · "
-                   r"(\d\.\d{3})$")
+LABEL = re.compile(r"^(\d+) · (Feature extraction|Fine-tuning|From scratch) · Tiny test net · "
+                   r"(\d+\.\d%)( · stopped)?$")
 
 
 @pytest.fixture
@@ -110,9 +110,9 @@ def test_results_page_picks_which_run_to_show(qtbot, make_window, tiny_backbone,
     first, second = results
     assert window.state.runs == [first.run_dir, second.run_dir] and window.projects.dirty
     labels = picker.labels()
-    assert [LABEL.match(t).group(1, 2) for t in labels] == [("1", "feature extraction"),
-                                                            ("2", "fine-tuning")]
-    assert LABEL.match(labels[0]).group(3) == f"{first.best['val_acc']:.3f}"
+    assert [LABEL.match(t).group(1, 2) for t in labels] == [("1", "Feature extraction"),
+                                                            ("2", "Fine-tuning")]
+    assert LABEL.match(labels[0]).group(3) == f"{first.best['val_acc']:.1%}"
     window.go_to(4)
     assert window.stack.currentWidget() is page
     check_shows(window, second)
@@ -187,7 +187,7 @@ def test_compare_modes_runs_join_the_project(qtbot, make_window, tiny_backbone, 
     picker = window.results_page.run_picker
     assert not picker.isHidden()
     assert [LABEL.match(t).group(2) for t in picker.labels()] == \
-        ["feature extraction", "fine-tuning", "from scratch"]
+        ["Feature extraction", "Fine-tuning", "From scratch"]
     asked = []
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Cancel)

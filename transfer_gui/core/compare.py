@@ -27,6 +27,7 @@ class RunSummary:
         macro_f1: Macro-F1 of evaluation.json's primary split; None without one.
         seconds: Training time (result.json, else the sum of the epochs' seconds).
         stop_reason: Why training ended (result.json), "" when unknown.
+        cancelled: The user stopped the run before it finished (result.json).
         epochs, val_loss, val_acc: The per-epoch validation curves from metrics.jsonl.
         epoch_seconds: Mean time of a training epoch (fine-tuning's epoch 0, the probe's
             validation, left out); None when the metrics do not say.
@@ -45,6 +46,7 @@ class RunSummary:
     macro_f1: Optional[float]
     seconds: Optional[float]
     stop_reason: str
+    cancelled: bool = False
     epochs: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
@@ -127,6 +129,7 @@ def load_run_summary(path: str | Path) -> RunSummary:
         batch_size=batch_size if isinstance(batch_size, int) else None,
         augmentation=str(config.get("augmentation", "")), best_val_acc=best, macro_f1=macro_f1,
         seconds=seconds, stop_reason=str(result.get("stop_reason") or ""),
+        cancelled=bool(result.get("cancelled")),
         epochs=epochs, val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds)
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from PySide6.QtGui import QImage
 
 from transfer_gui.core.cam.explain import Explanation, explain_image
+from transfer_gui.core.cam.overlay import to_original
 from transfer_gui.core.model_file import LoadedModel, load_model
 
 DISPLAY_MAX = 900  # px: the longer side of the images the panel keeps for drawing
@@ -44,9 +45,18 @@ class PanelExplanation:
     explanation: Explanation
     display_image: np.ndarray  # uint8 (h, w, 3), longer side <= DISPLAY_MAX
     display_map: np.ndarray  # float32 (h, w) in [0, 1]
+    display_seen: Optional[np.ndarray] = None  # bool (h, w): inside the crop the model saw
 
 
-def for_display(explanation: Explanation) -> PanelExplanation:
+def seen_region(size: tuple[int, int], preprocessing) -> np.ndarray:
+    """(height, width) bool mask of the part of a `size` = (width, height) picture that the
+    model's centre crop keeps (the geometry `to_original` undoes)."""
+    crop = preprocessing.input_size
+    return to_original(np.ones((crop, crop), np.float32), size, preprocessing) > 0.5
+
+
+def for_display(explanation: Explanation, preprocessing=None) -> PanelExplanation:
+    """Display-sized copies; with the model's `preprocessing`, also the region it saw."""
     image = explanation.image
     h, w = image.shape[:2]
     scale = min(1.0, DISPLAY_MAX / max(h, w))
@@ -56,7 +66,9 @@ def for_display(explanation: Explanation) -> PanelExplanation:
     cam = Image.fromarray(explanation.map_original.astype(np.float32), mode="F")
     small_map = np.asarray(cam.resize(size, Image.Resampling.BILINEAR), dtype=np.float32) \
         if scale < 1 else explanation.map_original.astype(np.float32)
-    return PanelExplanation(explanation, np.ascontiguousarray(small), np.clip(small_map, 0, 1))
+    seen = seen_region(size, preprocessing) if preprocessing is not None else None
+    return PanelExplanation(explanation, np.ascontiguousarray(small), np.clip(small_map, 0, 1),
+                            seen)
 
 
 def explain_job(state, model_path: str, paths: Sequence[str], method: str,
@@ -72,6 +84,6 @@ def explain_job(state, model_path: str, paths: Sequence[str], method: str,
         except Exception as exc:  # a bad image or choice: report it, go on with the others
             state.emit("failed", (path, getattr(exc, "reason", None) or str(exc)))
             continue
-        state.emit("explained", for_display(explanation))
+        state.emit("explained", for_display(explanation, model.spec.preprocessing))
         done += 1
     return done

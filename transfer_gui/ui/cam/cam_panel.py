@@ -1,58 +1,32 @@
 """The CAM panel: where the trained classifier looks, as Grad-CAM family heatmaps.
 
-Original, heatmap (with a colour bar) and overlay side by side; method, target class, layer,
-colormap and opacity; save the overlay; a grid of one class's images with their overlays.
-Maps are computed off the GUI thread (cam_job); changing colormap or opacity only redraws.
+Original, heatmap (with a colour bar from low to high attention) and overlay side by side; the
+image's true class beside the prediction, so a mistake reads as one; the edges the model never
+saw (it looks at the centre square) greyed out; method, class, layer, colormap and opacity on
+two rows (the window fits 1000 px); save the overlay (never into the dataset,
+overlay_destination); a grid of the chosen class's images with their overlays. Maps are
+computed off the GUI thread (cam_job); changing colormap or opacity only redraws.
 """
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
-                               QListWidget, QListWidgetItem, QPushButton, QSlider, QSpinBox,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMessageBox, QTabWidget,
+                               QVBoxLayout, QWidget)
 
-from transfer_gui.core.cam import CLASS_SPECIFIC, DEFAULT_METHOD, METHODS
-from transfer_gui.core.cam.overlay import COLORMAPS, colorbar, colorize, overlay
+from transfer_gui.core.cam.overlay import colorize, overlay
 
-from .cam_job import PanelExplanation, explain_job, to_qimage
+from .cam_controls import CamControls
+from .cam_job import PanelExplanation, explain_job
+from .cam_views import ColourBar, ImageView, veil_unseen
+from .class_grid import ClassGrid
+from .overlay_destination import ask_overlay_path, dataset_of_model
 from transfer_gui.ui.workers import TaskRunner
-
-METHOD_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "gradcam++": "Grad-CAM++",
-                "xgradcam": "XGrad-CAM", "layercam": "LayerCAM", "eigencam": "EigenCAM"}
-
-
-class ImageView(QLabel):
-    """Shows a pixmap scaled to fit, keeping its aspect ratio."""
-
-    def __init__(self, tooltip: str) -> None:
-        super().__init__()
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(200, 200)
-        self.setToolTip(tooltip)
-        self.setStyleSheet("background: #fafafa; border: 1px solid #ddd;")
-        self._pixmap: Optional[QPixmap] = None
-
-    def set_image(self, rgb: Optional[np.ndarray]) -> None:
-        self._pixmap = QPixmap.fromImage(to_qimage(rgb)) if rgb is not None else None
-        self._rescale()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._rescale()
-
-    def _rescale(self) -> None:
-        if self._pixmap is None:
-            self.clear()
-            return
-        self.setPixmap(self._pixmap.scaled(self.size() - QSize(4, 4),
-                                           Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation))
 
 
 class CamPanel(QWidget):
@@ -62,10 +36,15 @@ class CamPanel(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        from transfer_gui.ui.shortcuts import add_close_shortcuts
+
+        add_close_shortcuts(self)  # Esc, Ctrl+W
         self.setWindowTitle(self.tr("Where the model looks (CAM)"))
         self.resize(1200, 720)
         self.setAcceptDrops(True)
         self.model_path: Optional[str] = None
+        self.dataset: Optional[Path] = None  # the run's dataset: overlays are never saved there
+        self.true_class: Optional[str] = None  # of the image shown, when known
         self.class_names: list[str] = []
         self.grid_sources: dict[str, list[str]] = {}  # class -> image paths for the grid
         self.current: Optional[PanelExplanation] = None
@@ -73,47 +52,17 @@ class CamPanel(QWidget):
         self.runner = TaskRunner(self)
         self.runner.event.connect(self._on_event)
         self.runner.failed.connect(lambda msg, _: self.info.setText(self.tr("Failed: ") + msg))
-        self.grid_runner = TaskRunner(self)
-        self.grid_runner.event.connect(self._on_grid_event)
 
-        controls = QGridLayout()
-        self.open_button = QPushButton(self.tr("&Open image…"))
-        self.open_button.setToolTip(self.tr("Explain an image file (you can also drop one here)"))
+        self.controls = CamControls()
+        c = self.controls
+        self.open_button, self.method, self.target, self.layer = (c.open_button, c.method,
+                                                                  c.target, c.layer)
+        self.colormap, self.opacity, self.save_button = c.colormap, c.opacity, c.save_button
         self.open_button.clicked.connect(self._choose_image)
-        self.method = QComboBox()
-        for key in METHODS:
-            label = METHOD_NAMES.get(key, key)
-            if not CLASS_SPECIFIC[key]:
-                label += self.tr(" (not class-specific)")
-            self.method.addItem(label, key)
-        self.method.setCurrentIndex(self.method.findData(DEFAULT_METHOD))
-        self.method.setToolTip(self.tr("How the heatmap is computed. Grad-CAM is the standard; "
-                                       "EigenCAM shows what the layer reacts to, for any class."))
-        self.target = QComboBox()
-        self.target.setToolTip(self.tr("Which class's evidence to show"))
-        self.layer = QComboBox()
-        self.layer.setToolTip(self.tr("The network layer the map is taken from (advanced); the "
-                                      "first one is the recommended default."))
-        self.colormap = QComboBox()
-        self.colormap.addItems(list(COLORMAPS))
-        self.colormap.setToolTip(self.tr("Colours of the heatmap"))
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(50)
-        self.opacity.setToolTip(self.tr("Opacity of the heatmap over the image"))
-        self.save_button = QPushButton(self.tr("&Save overlay…"))
-        self.save_button.setToolTip(self.tr("Save the overlay as a PNG file"))
         self.save_button.clicked.connect(self._choose_save)
-        row = [(self.tr("Method:"), self.method), (self.tr("Class:"), self.target),
-               (self.tr("Layer:"), self.layer), (self.tr("Colours:"), self.colormap),
-               (self.tr("Opacity:"), self.opacity)]
-        controls.addWidget(self.open_button, 0, 0)
-        for i, (label, widget) in enumerate(row):
-            controls.addWidget(QLabel(label), 0, 1 + 2 * i)
-            controls.addWidget(widget, 0, 2 + 2 * i)
-        controls.addWidget(self.save_button, 0, 2 + 2 * len(row))
         for widget in (self.method, self.target, self.layer):
             widget.currentIndexChanged.connect(self.recompute)
+        self.target.currentIndexChanged.connect(self._show_grid_class)
         self.colormap.currentIndexChanged.connect(self.redraw)
         self.opacity.valueChanged.connect(self.redraw)
 
@@ -122,10 +71,10 @@ class CamPanel(QWidget):
         self.original_view = ImageView(self.tr("The image"))
         self.heatmap_view = ImageView(self.tr("The heatmap: warm colours mark evidence for the class"))
         self.overlay_view = ImageView(self.tr("The heatmap over the image"))
-        self.bar = QLabel()
-        self.bar.setToolTip(self.tr("Colour bar: low evidence at the bottom, high at the top"))
+        self.bar = ColourBar()
         for view, caption in ((self.original_view, self.tr("Image")),
-                              (self.heatmap_view, self.tr("Heatmap")), (self.bar, ""),
+                              (self.heatmap_view, self.tr("Heatmap")),
+                              (self.bar, self.tr("Attention")),
                               (self.overlay_view, self.tr("Overlay"))):
             column = QVBoxLayout()
             title = QLabel(f"<b>{caption}</b>")
@@ -133,64 +82,59 @@ class CamPanel(QWidget):
             column.addWidget(title)
             column.addWidget(view, 1)
             views.addLayout(column, 0 if view is self.bar else 1)
+        self.verdict = QLabel(wordWrap=True)  # true class and prediction
+        self.verdict.setStyleSheet("font-size: 12pt;")
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.crop_note = QLabel(wordWrap=True)
+        self.crop_note.setStyleSheet("color: #555;")
+        self.crop_note.setText(self.tr(
+            "Greyed out: the edges of the image the model never saw. It looks only at the "
+            "centre square, so a detail there cannot have counted."))
+        self.crop_note.hide()
         self.info = QLabel(self.tr("Open an image, or choose one in Results."))
         self.info.setWordWrap(True)
         single_layout = QVBoxLayout(single)
+        single_layout.addWidget(self.verdict)
         single_layout.addLayout(views, 1)
+        single_layout.addWidget(self.crop_note)
         single_layout.addWidget(self.info)
 
-        grid = QWidget()
-        grid_controls = QHBoxLayout()
-        self.grid_class = QComboBox()
-        self.grid_class.setToolTip(self.tr("The class whose images to show"))
-        self.grid_count = QSpinBox()
-        self.grid_count.setRange(1, 64)
-        self.grid_count.setValue(12)
-        self.grid_count.setToolTip(self.tr("How many images"))
-        self.grid_button = QPushButton(self.tr("Show &grid"))
-        self.grid_button.setToolTip(self.tr("Overlays for several images of the class"))
-        self.grid_button.clicked.connect(self.show_grid)
-        for w in (QLabel(self.tr("Class:")), self.grid_class, QLabel(self.tr("Images:")),
-                  self.grid_count, self.grid_button):
-            grid_controls.addWidget(w)
-        grid_controls.addStretch(1)
-        self.grid_list = QListWidget()
-        self.grid_list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.grid_list.setIconSize(QSize(200, 200))
-        self.grid_list.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.grid_list.setToolTip(self.tr("Double-click an image to explain it on its own"))
-        self.grid_list.itemDoubleClicked.connect(
-            lambda item: self.explain(item.data(Qt.ItemDataRole.UserRole)))
-        grid_layout = QVBoxLayout(grid)
-        grid_layout.addLayout(grid_controls)
-        grid_layout.addWidget(self.grid_list, 1)
+        self.grid = ClassGrid()
+        self.grid.showRequested.connect(self.show_grid)
+        self.grid.imageChosen.connect(self.explain)
+        self.grid_class, self.grid_count, self.grid_list = (self.grid.caption, self.grid.count,
+                                                            self.grid.list)
+        self.grid_button = self.grid.button
 
         self.tabs = QTabWidget()
         self.tabs.addTab(single, self.tr("One image"))
-        self.tabs.addTab(grid, self.tr("Grid of a class"))
+        self.tabs.addTab(self.grid, self.tr("Grid of a class"))
         layout = QVBoxLayout(self)
-        layout.addLayout(controls)
+        layout.addWidget(self.controls)
         layout.addWidget(self.tabs, 1)
         self._set_enabled(False)
 
     # -- model --------------------------------------------------------------------------------
     def set_model(self, model_path: str, class_names: list[str], layers: list[str],
                   grid_sources: Optional[dict[str, list[str]]] = None) -> None:
-        """Use the model saved at `model_path` (a run's model.pt)."""
+        """Use the model saved at `model_path` (a run's model.pt); `grid_sources` lists each
+        class's images (the run's evaluation split)."""
         self.model_path, self.class_names = model_path, list(class_names)
         self.grid_sources = grid_sources or {}
-        for combo in (self.target, self.layer, self.grid_class):
+        self.dataset = dataset_of_model(model_path)
+        for combo in (self.target, self.layer):
             combo.blockSignals(True)
             combo.clear()
         self.target.addItem(self.tr("Predicted class"), None)
         for i, name in enumerate(class_names):
             self.target.addItem(name, i)
+            self.target.setItemData(i + 1, name, Qt.ItemDataRole.ToolTipRole)
         for layer in layers:
             self.layer.addItem(layer, layer)
-        self.grid_class.addItems([c for c in class_names if self.grid_sources.get(c)])
-        for combo in (self.target, self.layer, self.grid_class):
+        for combo in (self.target, self.layer):
             combo.blockSignals(False)
         self._set_enabled(True)
+        self._show_grid_class()
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.open_button, self.method, self.target, self.layer, self.grid_button):
@@ -198,11 +142,16 @@ class CamPanel(QWidget):
         self.save_button.setEnabled(on and self.current is not None)
 
     # -- single image -------------------------------------------------------------------------
-    def explain(self, path: str, target: Optional[str] = None) -> None:
-        """Explain `path`; `target` may name a class to select (e.g. the true class)."""
+    def explain(self, path: str, target: Optional[str] = None,
+                true_class: Optional[str] = None) -> None:
+        """Explain `path`; `target` may name a class to select (e.g. the true class);
+        `true_class` is the image's label when the caller knows it (else looked up)."""
         if self.model_path is None:
             return
         self.path = path
+        self.true_class = true_class if true_class in self.class_names else \
+            self.true_class_of(path)
+        self._show_grid_class()
         self.tabs.setCurrentIndex(0)
         if target is not None and target in self.class_names:
             self.target.blockSignals(True)
@@ -228,8 +177,29 @@ class CamPanel(QWidget):
             path, reason = payload
             self.info.setText(self.tr("Cannot explain {p}: {r}").format(p=Path(path).name, r=reason))
 
+    def true_class_of(self, path: str) -> Optional[str]:
+        """The class of an image of the run's evaluation split, or of an image in a folder
+        named after a class (as in the dataset); None when unknown."""
+        for name, paths in self.grid_sources.items():
+            if path in paths:
+                return name
+        folder = Path(path).parent.name
+        return folder if folder in self.class_names else None
+
     def _describe(self, item: PanelExplanation) -> None:
         e = item.explanation
+        pred = f"<b>{html.escape(e.predicted_name)}</b> ({e.predicted_probability:.0%})"
+        if self.true_class is None:
+            verdict = self.tr("Predicted {0} · true class unknown").format(pred)
+        elif self.true_class == e.predicted_name:
+            verdict = self.tr("<span style='color:#1b7f3b'>Right:</span> true class {0}, "
+                              "predicted {1}").format(f"<b>{html.escape(self.true_class)}</b>",
+                                                      pred)
+        else:
+            verdict = self.tr("<span style='color:#b3261e'><b>Misclassified:</b></span> true "
+                              "class {0}, predicted {1}").format(
+                f"<b>{html.escape(self.true_class)}</b>", pred)
+        self.verdict.setText(verdict)
         text = self.tr("{file}: predicted {pred} ({p:.0%}). Map for {target}: probability "
                        "{tp:.0%}, logit {logit:.2f}.").format(
             file=Path(e.path).name, pred=e.predicted_name, p=e.predicted_probability,
@@ -253,11 +223,12 @@ class CamPanel(QWidget):
         images = self.rendered()
         if images is None:
             return
-        self.original_view.set_image(self.current.display_image)
-        self.heatmap_view.set_image(images[0])
-        self.overlay_view.set_image(images[1])
-        self.bar.setPixmap(QPixmap.fromImage(to_qimage(colorbar(self.colormap.currentText(),
-                                                                 200, 16))))
+        seen = self.current.display_seen
+        for view, rgb in ((self.original_view, self.current.display_image),
+                          (self.heatmap_view, images[0]), (self.overlay_view, images[1])):
+            view.set_image(veil_unseen(rgb, seen))
+        self.crop_note.setVisible(seen is not None and not seen.all())
+        self.bar.set_colormap(self.colormap.currentText())
 
     def save_overlay(self, path: str) -> None:
         """Save the overlay at the original image's full resolution."""
@@ -269,13 +240,18 @@ class CamPanel(QWidget):
         Image.fromarray(full).save(path)
 
     def _choose_save(self) -> None:
-        if self.current is None:
-            return
-        default = str(Path(self.current.explanation.path).with_suffix("")) + "_cam.png"
-        path, _ = QFileDialog.getSaveFileName(self, self.tr("Save overlay"), default,
-                                              self.tr("PNG image (*.png)"))
-        if path:
+        if self.current is not None:
+            path = ask_overlay_path(self, self.current.explanation.path, self.dataset)
+            if path:
+                self.save_overlay_reporting(path)
+
+    def save_overlay_reporting(self, path: str) -> None:
+        """save_overlay, telling the user when the file cannot be written."""
+        try:
             self.save_overlay(path)
+        except OSError as exc:
+            QMessageBox.warning(self, self.tr("Save overlay"), self.tr(
+                "Could not save the overlay to {0}: {1}").format(path, exc.strerror or exc))
 
     def _choose_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Explain an image"), "", self.tr(
@@ -293,27 +269,31 @@ class CamPanel(QWidget):
         event.acceptProposedAction()
 
     # -- grid -----------------------------------------------------------------------------------
+    def grid_class_name(self) -> Optional[str]:
+        """The class the grid shows: the one chosen in "Class:", else (with "Predicted class")
+        the image's true class, else the first class with images."""
+        index = self.target.currentData()
+        if index is not None:
+            return self.class_names[index]
+        if self.true_class is not None:
+            return self.true_class
+        return next((c for c in self.class_names if self.grid_sources.get(c)), None)
+
+    def _show_grid_class(self) -> None:
+        name = self.grid_class_name()
+        self.grid_class.setText(self.tr("Images of <b>{0}</b>, with the maps for it").format(
+            html.escape(name)) if name else self.tr("No images to show"))
+
     def show_grid(self) -> None:
-        name = self.grid_class.currentText()
+        name = self.grid_class_name()
         paths = self.grid_sources.get(name, [])[: self.grid_count.value()]
         self.grid_list.clear()
         if self.model_path and paths:
             self.tabs.setCurrentIndex(1)
-            self.grid_runner.start(explain_job, self.model_path, paths, self.method.currentData(),
-                                   self.class_names.index(name), self.layer.currentData())
-
-    def _on_grid_event(self, name: str, payload) -> None:
-        if name != "explained":
-            return
-        e = payload.explanation
-        over = overlay(payload.display_image, payload.display_map,
-                       alpha=self.opacity.value() / 100, colormap=self.colormap.currentText())
-        item = QListWidgetItem(f"{Path(e.path).name}\n{e.predicted_name} {e.predicted_probability:.0%}")
-        item.setIcon(QPixmap.fromImage(to_qimage(over)))
-        item.setData(Qt.ItemDataRole.UserRole, e.path)
-        item.setToolTip(e.path)
-        self.grid_list.addItem(item)
+            self.grid.show_images(self.model_path, paths, self.method.currentData(),
+                                  self.class_names.index(name), self.layer.currentData(),
+                                  self.opacity.value() / 100, self.colormap.currentText())
 
     def shutdown(self) -> None:
         self.runner.shutdown()
-        self.grid_runner.shutdown()
+        self.grid.shutdown()

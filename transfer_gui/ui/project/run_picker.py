@@ -1,7 +1,8 @@
 """The Results page's "Run:" picker: which of the project's runs the app shows.
 
-It lists `AppState.runs` by a readable label ("2 · EfficientNet-Lite0 · fine-tuning · 0.954":
-number, backbone, mode, best validation accuracy) and follows `AppState.result`; choosing a run
+It lists `AppState.runs` by a readable label ("2 · Fine-tuning · EfficientNet-Lite0 · 95.4% ·
+stopped": number, mode, backbone, best validation accuracy, and "stopped" when the user stopped
+the run before it finished) and follows `AppState.result`; choosing a run
 selects it in the state, so the Results page, the Train page's curves, the CAM panel and the
 Predict page all show that run. It is hidden while the project holds fewer than two runs.
 """
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMessageBox, QSizePolicy,
+                               QWidget)
 
 from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.errors import UserError
@@ -39,33 +41,44 @@ class RunPicker(QWidget):
         self.state = state
         self.combo = QComboBox()
         self.combo.setObjectName("runPicker")
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.combo.setToolTip(self.tr("Which of the project's runs to show: number, backbone, mode "
-                                      "and best validation accuracy. The Train page's curves, "
+        # Long labels are cut short in the box (the list and the tooltip show them whole), so
+        # a project's runs never widen the Results page past a laptop screen.
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(24)
+        self.combo.setMaximumWidth(520)
+        self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.combo.setToolTip(self.tr("Which of the project's runs to show: number, mode, "
+                                      "backbone and best validation accuracy; “stopped” marks a "
+                                      "run stopped before it finished. The Train page's curves, "
                                       "the CAM panel and Predict use the run chosen here."))
         self.combo.currentIndexChanged.connect(self._on_chosen)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel(self.tr("Run:")))
-        layout.addWidget(self.combo)
+        layout.addWidget(self.combo, 1)
+        layout.addStretch(0)
         state.runsChanged.connect(self.refresh)
         state.resultChanged.connect(self._show_selected)
         self.refresh()
 
     def mode_label(self, mode: str) -> str:
-        return {FEATURE_EXTRACTION: self.tr("feature extraction"),
-                FINE_TUNING: self.tr("fine-tuning"),
-                FROM_SCRATCH: self.tr("from scratch")}.get(mode, mode or "?")
+        return {FEATURE_EXTRACTION: self.tr("Feature extraction"),
+                FINE_TUNING: self.tr("Fine-tuning"),
+                FROM_SCRATCH: self.tr("From scratch")}.get(mode, mode or "?")
 
     def run_label(self, number: int, run: Path) -> str:
-        """"2 · EfficientNet-Lite0 · fine-tuning · 0.954" (the last part: best val accuracy)."""
+        """"2 · Fine-tuning · EfficientNet-Lite0 · 95.4% · stopped": number, mode, backbone,
+        best validation accuracy, and "stopped" for a run the user stopped early."""
         try:
             summary: RunSummary = load_run_summary(run)
         except UserError:
             return self.tr("{n} · {name} (unreadable)").format(n=number, name=Path(run).name)
-        acc = f"{summary.best_val_acc:.3f}" if summary.best_val_acc is not None else "–"
-        return " · ".join((str(number), backbone_label(summary.backbone),
-                           self.mode_label(summary.mode), acc))
+        acc = f"{summary.best_val_acc:.1%}" if summary.best_val_acc is not None else "–"
+        parts = [str(number), self.mode_label(summary.mode), backbone_label(summary.backbone), acc]
+        if summary.cancelled:
+            parts.append(self.tr("stopped"))
+        return " · ".join(parts)
 
     def labels(self) -> list[str]:
         """The labels listed, in run order (for tests and checks)."""
@@ -77,7 +90,8 @@ class RunPicker(QWidget):
         self.combo.clear()
         for i, run in enumerate(self.state.runs, start=1):
             self.combo.addItem(self.run_label(i, run), str(run))
-            self.combo.setItemData(i - 1, str(run), Qt.ItemDataRole.ToolTipRole)
+            self.combo.setItemData(i - 1, f"{self.combo.itemText(i - 1)}\n{run}",
+                                   Qt.ItemDataRole.ToolTipRole)
         self.combo.blockSignals(False)
         self.setVisible(len(self.state.runs) > 1)
         self._show_selected()
@@ -87,6 +101,8 @@ class RunPicker(QWidget):
         self.combo.blockSignals(True)
         self.combo.setCurrentIndex(-1 if index is None else index)
         self.combo.blockSignals(False)
+        if index is not None:  # the whole label, however narrow the box
+            self.setToolTip(self.combo.itemText(index))
 
     def choose(self, index: int) -> None:
         """Select the project's run number `index` (0-based), as choosing it in the list does."""

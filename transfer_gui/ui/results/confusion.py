@@ -3,6 +3,10 @@
 Rows are true classes, columns predicted classes. A cell's colour is its count divided by its
 row's total: green on the diagonal (right answers), red off it (mistakes), stronger for larger
 shares, so a weak class or a common mix-up stands out at a glance.
+
+Short class names head the columns as they are; longer ones would leave columns of "Spec…", so
+then the columns are numbered and each row reads "3 · its name" (cut short past ROW_HEADER_MAX
+px). Every header's tooltip has the full name. A 10-class matrix fits a laptop screen.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QHeaderView, 
 
 RIGHT = QColor(46, 160, 67)  # diagonal
 WRONG = QColor(218, 54, 51)  # off-diagonal
-STRETCH_UP_TO = 8  # classes; more than this and cells keep a fixed size (the view scrolls)
-CELL = QSize(56, 30)  # px, fixed cell size for many classes
+STRETCH_UP_TO = 8  # classes; more than this and rows keep a fixed height (the view scrolls)
+CELL = QSize(36, 30)  # px, the smallest cell (columns stretch to fill the width)
+NAME_IN_COLUMN_MAX = 64  # px; a longer class name makes the columns numbered
+ROW_HEADER_MAX = 200  # px; longer row names are cut short with "…"
 
 
 def _mix(base: QColor, tint: QColor, amount: float) -> QColor:
@@ -110,19 +116,36 @@ class ConfusionMatrixView(QTableView):
                     item.setForeground(self.palette().placeholderText().color())
                 item.setToolTip(self.cell_tooltip(t, p))
                 self._model.setItem(t, p, item)
-        tips = ((self.tr("Predicted as '{0}'"), self._model.setHorizontalHeaderItem),
-                (self.tr("True class '{0}'"), self._model.setVerticalHeaderItem))
+        numbered = self.numbered_columns(class_names)
         for i, name in enumerate(class_names):
-            for tip, set_header in tips:
-                header_item = QStandardItem(name)
-                header_item.setToolTip(tip.format(name))
-                set_header(i, header_item)
-        mode = QHeaderView.ResizeMode.Fixed if n > STRETCH_UP_TO else QHeaderView.ResizeMode.Stretch
-        for header, size in ((self.horizontalHeader(), CELL.width()),
-                             (self.verticalHeader(), CELL.height())):
-            header.setSectionResizeMode(mode)
-            header.setDefaultSectionSize(size)
-        self.verticalHeader().setMinimumWidth(self._corner_width())
+            column = QStandardItem(str(i + 1) if numbered else name)
+            column.setToolTip(self.tr("Predicted as '{0}'").format(name))
+            self._model.setHorizontalHeaderItem(i, column)
+            row = QStandardItem(f"{i + 1} · {name}" if numbered else name)
+            row.setToolTip(self.tr("True class '{0}'").format(name))
+            self._model.setVerticalHeaderItem(i, row)
+        widest = max((self.fontMetrics().horizontalAdvance(self._model.horizontalHeaderItem(i)
+                                                            .text()) for i in range(n)), default=0)
+        columns = self.horizontalHeader()
+        columns.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        columns.setMinimumSectionSize(max(CELL.width(), widest + 12))
+        rows = self.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed if n > STRETCH_UP_TO
+                                  else QHeaderView.ResizeMode.Stretch)
+        rows.setDefaultSectionSize(CELL.height())
+        rows.setMinimumWidth(self._corner_width())
+        rows.setMaximumWidth(max(ROW_HEADER_MAX, self._corner_width()))
+
+    def numbered_columns(self, class_names: list[str]) -> bool:
+        """Whether the columns are headed by numbers (some name is too long to head one)."""
+        metrics = self.fontMetrics()
+        return any(metrics.horizontalAdvance(name) > NAME_IN_COLUMN_MAX for name in class_names)
+
+    def header_texts(self) -> tuple[list[str], list[str]]:
+        """(column headers, row headers) as shown (for tests and checks)."""
+        n = self._model.columnCount()
+        return ([self._model.horizontalHeaderItem(i).text() for i in range(n)],
+                [self._model.verticalHeaderItem(i).text() for i in range(n)])
 
     def total(self) -> int:
         return sum(map(sum, self._counts))

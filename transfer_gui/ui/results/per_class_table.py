@@ -35,14 +35,22 @@ class PerClassTable(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Long class names are cut short with "…" on one line (the tooltip has the name).
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(48)
         self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
 
     def set_rows(self, rows: list[dict]) -> None:
         self.setSortingEnabled(False)
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            self.setItem(r, 0, QTableWidgetItem(row["class"]))
+            name = QTableWidgetItem(row["class"])
+            name.setToolTip(row["class"])
+            self.setItem(r, 0, name)
             for c, key in enumerate(("precision", "recall", "f1"), start=1):
                 self.setItem(r, c, _Number(row[key]))
             self.setItem(r, 4, _Number(row["support"], decimals=0))

@@ -61,7 +61,7 @@ class ResultsPage(WizardPage):
         self._split: Optional[str] = None
         self.empty = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.empty.setStyleSheet("font-size: 15pt; color: palette(dark);")
-        self.headline = QLabel()
+        self.headline = QLabel(wordWrap=True)
         self.headline.setStyleSheet("font-size: 22pt; font-weight: 600;")
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.balanced = QLabel()
@@ -104,32 +104,34 @@ class ResultsPage(WizardPage):
             lay = QVBoxLayout(box)
             lay.setContentsMargins(0, 0, 0, 0)
             label = QLabel(f"<b>{title}</b>" + (f" <span style='color:gray'>— {hint}</span>"
-                                                 if hint else ""))
+                                                 if hint else ""), wordWrap=True)
             lay.addWidget(label)
             lay.addWidget(widget, stretch)
             return box
 
         # The header stays above the stack, so the run picker is there even for a run with no
-        # scores to show (then only the split selector and the texts are hidden).
-        top = QHBoxLayout()
-        text = QVBoxLayout()
+        # scores to show (then only the split selector and the texts are hidden). Its controls
+        # share one row and the texts wrap below, so long run names never widen the page.
+        self.split_box = QWidget()
+        split_row = QHBoxLayout(self.split_box)
+        split_row.setContentsMargins(0, 0, 0, 0)
+        split_row.addWidget(QLabel(self.tr("Show split:")))
+        split_row.addWidget(self.split_combo)
+        bar = QHBoxLayout()
+        bar.addWidget(self.run_picker, 1)
+        bar.addStretch(0)
+        bar.addWidget(self.split_box)
+        bar.addWidget(self.export_button)
         scores = QHBoxLayout()
         scores.addWidget(self.balanced)
         scores.addWidget(self.macro_f1)
         scores.addStretch(1)
-        text.addWidget(self.headline)
-        text.addLayout(scores)
+        top = QVBoxLayout()
+        top.addLayout(bar)
+        top.addWidget(self.headline)
+        top.addLayout(scores)
         for w in (self.details, self.decision, self.note):
-            text.addWidget(w)
-        top.addLayout(text, 1)
-        top.addWidget(self.run_picker, 0, Qt.AlignmentFlag.AlignTop)
-        top.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
-        self.split_box = QWidget()
-        split_row = QHBoxLayout(self.split_box)
-        split_row.setContentsMargins(12, 0, 0, 0)
-        split_row.addWidget(QLabel(self.tr("Show split:")))
-        split_row.addWidget(self.split_combo)
-        top.addWidget(self.split_box, 0, Qt.AlignmentFlag.AlignTop)
+            top.addWidget(w)
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(section(self.tr("Confusion matrix"),
                                self.tr("rows: true class, columns: predicted; click a cell"),
@@ -146,7 +148,7 @@ class ResultsPage(WizardPage):
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(right)
-        main.setSizes([560, 640])
+        main.setSizes([600, 560])  # a 10-class matrix fits its side at 1366 px
         line = QFrame(frameShape=QFrame.Shape.HLine, frameShadow=QFrame.Shadow.Sunken)
         content = QWidget()
         lay = QVBoxLayout(content)
