@@ -51,6 +51,10 @@ def view(qtbot):
     assert w.shutdown()
 
 
+ALPHA = "1 · Feature extraction · ResNet-18 · 75.0%"
+BETA = "2 · Fine-tuning · EfficientNet-Lite0 · 87.5%"
+
+
 def table_rows(view) -> list[list[str]]:
     t = view.table
     return [[t.item(r, c).text() for c in range(t.columnCount())] for r in range(t.rowCount())]
@@ -61,25 +65,26 @@ def test_table_and_curves(view, two_runs, qtbot):
         view.set_runs(list(two_runs))
     assert signal.args[0] == list(two_runs)
     assert table_rows(view) == [
-        ["alpha", "resnet18", "Feature extraction", "3/30", "0.003", "32", "none", "75.0%",
+        [ALPHA, "ResNet-18", "Feature extraction", "3/30", "0.003", "32", "none", "75.0%",
          "0.667", "12.3 s", "4.1 s"],
-        ["beta", "efficientnet_lite0", "Fine-tuning", "2/10", "0.001", "16", "light", "87.5%",
+        [BETA, "EfficientNet-Lite0", "Fine-tuning", "2/10", "0.001", "16", "light", "87.5%",
          "–", "1 min 40 s", "50.0 s"],
-    ]  # the last column: the mean time of a training epoch
+    ]  # the first column names runs as the Run picker does; the last: time of a training epoch
+    assert view.table.item(0, 0).toolTip().startswith(f"{ALPHA}\n{two_runs[0]}")
     assert [view.table.item(r, 2).data(Qt.ItemDataRole.UserRole) for r in range(2)] == \
         ["feature_extraction", "fine_tuning"]
     assert view.curve_points("acc") == [3, 2] and view.curve_points("loss") == [3, 2]
     x, y = view._acc_curves[0].getData()
     assert list(x) == [1, 2, 3] and list(y) == [0.5, 0.75, 0.7]
     legend = [label.text for _, label in view.acc_plot.getPlotItem().legend.items]
-    assert legend == ["alpha", "beta"]
+    assert legend == ["1 · Feature extraction", "2 · Fine-tuning"]
     assert view._acc_curves[0].opts["pen"].color() != view._acc_curves[1].opts["pen"].color()
 
     # Sorting by best accuracy (numeric), descending: beta first.
     view.table.sortItems(7, Qt.SortOrder.DescendingOrder)
-    assert [r[0] for r in table_rows(view)] == ["beta", "alpha"]
+    assert [r[0] for r in table_rows(view)] == [BETA, ALPHA]
     view.table.sortItems(9, Qt.SortOrder.AscendingOrder)  # time: 12.3 s < 1 min 40 s
-    assert [r[0] for r in table_rows(view)] == ["alpha", "beta"]
+    assert [r[0] for r in table_rows(view)] == [ALPHA, BETA]
 
     # Selecting a row highlights its curves.
     view.table.selectRow(1)
@@ -90,7 +95,7 @@ def test_table_and_curves(view, two_runs, qtbot):
     bad = two_runs[0].parent / "not_a_run"
     bad.mkdir()
     view.set_runs([two_runs[1], bad])
-    assert [r[0] for r in table_rows(view)] == ["beta"]
+    assert [r[0] for r in table_rows(view)] == [f"1{BETA[1:]}"]  # now the first run
     assert view.curve_points("acc") == [2]
     assert "not_a_run" in view.status.text()
     view.set_runs([])

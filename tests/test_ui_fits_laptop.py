@@ -110,7 +110,11 @@ def test_the_main_window_and_every_window_fit_1366x700(qtbot, make_window, tiny_
     panel.close()
 
     window.open_compare()
-    assert len(window.compare_view.summaries()) == 5
+    view = window.compare_view
+    assert len(view.summaries()) == 5
+    names = [view.table.item(row, 0).text() for row in range(5)]
+    assert names[3] == f"4 · Fine-tuning · Tiny test net · {names[3].split(' · ')[3]} · stopped"
+    assert [name.endswith("stopped") for name in names] == [False, False, False, True, False]
     assert_fits(window.compare_view, "Compare window with 5 runs")
 
     (Path(state.result.run_dir) / "model.pt").touch()  # the dialog only needs the file to exist

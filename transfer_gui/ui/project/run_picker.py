@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMessageBox, QSizePolicy,
                                QWidget)
 
@@ -31,6 +31,26 @@ def backbone_label(name: str) -> str:
         return get_backbone(name).display_name
     except UserError:
         return name or "?"
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("RunPicker", text)
+
+
+def mode_label(mode: str) -> str:
+    return {FEATURE_EXTRACTION: _tr("Feature extraction"), FINE_TUNING: _tr("Fine-tuning"),
+            FROM_SCRATCH: _tr("From scratch")}.get(mode, mode or "?")
+
+
+def summary_label(number: int, summary: RunSummary) -> str:
+    """"2 · Fine-tuning · EfficientNet-Lite0 · 95.4% · stopped": number, mode, backbone,
+    best validation accuracy, and "stopped" for a run the user stopped early. The Run picker
+    and the Compare window name runs so."""
+    acc = f"{summary.best_val_acc:.1%}" if summary.best_val_acc is not None else "–"
+    parts = [str(number), mode_label(summary.mode), backbone_label(summary.backbone), acc]
+    if summary.cancelled:
+        parts.append(_tr("stopped"))
+    return " · ".join(parts)
 
 
 class RunPicker(QWidget):
@@ -63,22 +83,15 @@ class RunPicker(QWidget):
         self.refresh()
 
     def mode_label(self, mode: str) -> str:
-        return {FEATURE_EXTRACTION: self.tr("Feature extraction"),
-                FINE_TUNING: self.tr("Fine-tuning"),
-                FROM_SCRATCH: self.tr("From scratch")}.get(mode, mode or "?")
+        return mode_label(mode)
 
     def run_label(self, number: int, run: Path) -> str:
-        """"2 · Fine-tuning · EfficientNet-Lite0 · 95.4% · stopped": number, mode, backbone,
-        best validation accuracy, and "stopped" for a run the user stopped early."""
+        """The run's `summary_label`, or its folder name when it cannot be read."""
         try:
             summary: RunSummary = load_run_summary(run)
         except UserError:
             return self.tr("{n} · {name} (unreadable)").format(n=number, name=Path(run).name)
-        acc = f"{summary.best_val_acc:.1%}" if summary.best_val_acc is not None else "–"
-        parts = [str(number), self.mode_label(summary.mode), backbone_label(summary.backbone), acc]
-        if summary.cancelled:
-            parts.append(self.tr("stopped"))
-        return " · ".join(parts)
+        return summary_label(number, summary)
 
     def labels(self) -> list[str]:
         """The labels listed, in run order (for tests and checks)."""
