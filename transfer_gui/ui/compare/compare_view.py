@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
+from transfer_gui.ui.project.run_picker import backbone_label, summary_label
 from .compare_modes import ModeComparison, compare_modes_job
 
 __all__ = ["CompareView", "compare_modes_job"]
@@ -106,7 +108,9 @@ class CompareView(ModeComparison, QWidget):
                    self.tr("Best val. accuracy"), self.tr("Macro-F1"), self.tr("Training time"),
                    self.tr("Time per epoch"))
         self.table.setHorizontalHeaderLabels(headers)
-        tips = (self.tr("Run folder name; its colour matches its curves."),
+        tips = (self.tr("The run: its number in the project, mode, backbone, best validation "
+                        "accuracy, and “stopped” when it was stopped before the end; its colour "
+                        "matches its curves (hover for the folder)."),
                 self.tr("Pretrained network the model is built on."),
                 self.tr("Transfer mode: feature extraction, fine-tuning or from scratch."),
                 self.tr("Epochs run / maximum epochs (early stopping may end sooner)."),
@@ -245,9 +249,10 @@ class CompareView(ModeComparison, QWidget):
     def _row_cells(self, s: RunSummary) -> list[tuple[str, Any]]:
         dash = "–"
         epochs = f"{s.epochs_run}/{s.max_epochs}" if s.max_epochs is not None else str(s.epochs_run)
+        number = self._summaries.index(s) + 1
         return [
-            (s.name, None),
-            (s.backbone or dash, None),
+            (summary_label(number, s), float(number)),
+            (backbone_label(s.backbone) if s.backbone else dash, None),
             (self._mode_name(s.mode), None),
             (epochs, float(s.epochs_run)),
             (f"{s.learning_rate:g}" if s.learning_rate is not None else dash, s.learning_rate),
@@ -281,7 +286,9 @@ class CompareView(ModeComparison, QWidget):
                                           | Qt.AlignmentFlag.AlignVCenter)
                 if col == 0:
                     item.setData(Qt.ItemDataRole.DecorationRole, pg.mkColor(colour))
-                    tip = str(s.path)
+                    if s.cancelled:  # a stopped run stands out
+                        item.setForeground(QColor("#a15c00"))
+                    tip = f"{item.text()}\n{s.path}"
                     if s.stop_reason:
                         tip += "\n" + self.tr("Stopped: ") + s.stop_reason
                     item.setToolTip(tip)
@@ -313,7 +320,8 @@ class CompareView(ModeComparison, QWidget):
                 xs = [p[0] for p in points]
                 ys = [p[1] for p in points]
                 pen = pg.mkPen(colour, width=2)
-                curve = plot.plot(xs, ys, name=s.name, pen=pen, symbol="o", symbolSize=6,
+                legend = f"{i + 1} · {self._mode_name(s.mode)}"
+                curve = plot.plot(xs, ys, name=legend, pen=pen, symbol="o", symbolSize=6,
                                   symbolPen=pen, symbolBrush=pg.mkBrush(colour))
                 curves.append(curve)
 
