@@ -107,3 +107,12 @@ def test_format_bytes():
     assert format_bytes(0) == "0 bytes"
     assert format_bytes(1536) == "1.5 KB"
     assert format_bytes(3 * 1024 ** 3) == "3.0 GB"
+
+
+def test_a_long_outputs_path_does_not_widen_the_settings(qtbot, settings, tmp_path):
+    rows = StorageRows(settings, FeatureCache())
+    qtbot.addWidget(rows)
+    narrow = rows.minimumSizeHint().width()
+    rows.set_folder(str(tmp_path / ("a-very-long-folder-name-" * 12)))
+    assert rows.minimumSizeHint().width() <= narrow + 5
+    assert str(tmp_path) in rows.folder_label.toolTip()

@@ -8,9 +8,9 @@ from typing import Callable, Optional
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QPushButton, QWidget)
+                               QPushButton, QSizePolicy, QWidget)
 
-from transfer_gui.core.features import FeatureCache, default_feature_cache
+from transfer_gui.core.feature_cache import FeatureCache, default_feature_cache
 from transfer_gui.ui.folders import (FEATURE_LIMIT_KEY, GB, choose_output_folder,
                                      feature_limit_bytes, open_folder, output_folder)
 
@@ -42,7 +42,8 @@ class StorageRows(QWidget):
         self.folder_label = QLabel()
         self.folder_label.setObjectName("outputFolder")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.folder_label.setToolTip(self.tr("Runs and the files you save from the app go here."))
+        # A long path must not widen the page (it fits 1366 px); the tooltip has all of it.
+        self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         change = QPushButton(self.tr("Choo&se…"))
         change.setToolTip(self.tr("Choose another folder for new runs and saved files"))
         change.clicked.connect(self.choose_folder)
@@ -94,7 +95,10 @@ class StorageRows(QWidget):
 
     def refresh(self) -> None:
         """Show the current outputs folder and the saved features' size."""
-        self.folder_label.setText(str(output_folder(self.settings)))
+        folder = str(output_folder(self.settings))
+        self.folder_label.setText(folder)
+        self.folder_label.setToolTip(self.tr("Runs and the files you save from the app go to "
+                                             "{folder}").format(folder=folder))
         on_disk = self.cache.disk is not None
         self.features_label.setText(format_bytes(self.cache.disk_bytes()) if on_disk
                                     else self.tr("kept in memory only"))
