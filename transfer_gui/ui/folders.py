@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from transfer_gui.core.feature_store import DEFAULT_MAX_BYTES
-from transfer_gui.core.features import FeatureCache, configure_default_feature_cache
 from transfer_gui.core.output_folder import default_output_folder, set_output_folder
+
+if TYPE_CHECKING:
+    from transfer_gui.core.feature_cache import FeatureCache
 
 OUTPUT_FOLDER_KEY = "outputs/folder"
 FEATURE_LIMIT_KEY = "features/max_gb"
@@ -31,8 +33,11 @@ def documents_location() -> Optional[str]:
 def output_folder(settings: QSettings) -> Path:
     """The outputs folder the user chose in Settings, else "Transfer GUI" under Documents; every
     part of the app that calls core's default_output_folder() gets it from now on."""
-    set_output_folder(str(settings.value(OUTPUT_FOLDER_KEY, "") or ""))
-    return default_output_folder(documents_location())
+    chosen = str(settings.value(OUTPUT_FOLDER_KEY, "") or "")
+    set_output_folder(None)
+    folder = Path(chosen).expanduser() if chosen else default_output_folder(documents_location())
+    set_output_folder(folder)  # so core's guess of Documents never differs from Qt's
+    return folder
 
 
 def choose_output_folder(settings: QSettings, folder: Optional[str | os.PathLike]) -> Path:
@@ -55,8 +60,10 @@ def feature_limit_bytes(settings: QSettings) -> int:
     return int(max(gigabytes, 0.0) * GB)
 
 
-def configure_feature_cache(settings: QSettings) -> FeatureCache:
+def configure_feature_cache(settings: QSettings) -> "FeatureCache":
     """Make the app's runs keep their backbone features on disk between sessions."""
+    from transfer_gui.core.feature_cache import configure_default_feature_cache
+
     return configure_default_feature_cache(feature_cache_folder(), feature_limit_bytes(settings))
 
 
