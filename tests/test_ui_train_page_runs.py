@@ -15,7 +15,7 @@ pytest.importorskip("pytestqt")
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.jobs import Progress  # noqa: E402
 from transfer_gui.ui.state import AppState  # noqa: E402
-from transfer_gui.ui.train.train_page import TrainPage  # noqa: E402
+from transfer_gui.ui.train.train_page import TrainPage, images_per_second  # noqa: E402
 
 TIMEOUT = 120_000
 DURATION = re.compile(r"^\d+:\d\d$")
@@ -94,3 +94,8 @@ def test_time_left_comes_from_timed_steps(qtbot, page):
     assert page.time_left_text(Progress(0.05, "", 3.0, "prepare")) == "estimating…"
     page.state.set_mode("feature_extraction")  # there, the feature pass is most of the run
     assert page.time_left_text(Progress(0.3, "", 42.0, "prepare")) == "0:42"
+
+
+def test_images_per_second_never_reads_zero():
+    assert [images_per_second(r) for r in (0.19, 7.25, 12.4, 1250.0)] == \
+        ["0.2", "7.2", "12", "1,250"]

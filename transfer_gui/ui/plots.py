@@ -166,6 +166,8 @@ class TrainingPlots(QWidget):
         """Show epochs 0 to `epochs` on both plots (the loss axis follows its values)."""
         for plot in (self.loss_plot, self.acc_plot):
             plot.setXRange(0, max(int(epochs), 1), padding=0.02)
+        if not self.series["train_loss"].n and not self.series["batch_loss"].n:
+            self.loss_plot.setYRange(0, 1)  # nothing yet: not the previous run's loss range
         self.loss_plot.enableAutoRange(axis="y")
 
     def x_range(self) -> tuple[float, float]:

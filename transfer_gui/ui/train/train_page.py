@@ -24,6 +24,11 @@ from .train_job import train_job
 from transfer_gui.ui.workers import TaskRunner
 from transfer_gui.ui.wizard_page import WizardPage
 
+def images_per_second(rate: float) -> str:
+    """12, 1,250, or 0.2 on a slow machine (never a bare "0")."""
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
+
+
 class TrainPage(WizardPage):
     trainingFinished = Signal(object)  # TrainingResult, also after Stop
 
@@ -193,7 +198,7 @@ class TrainPage(WizardPage):
             self._stage, self._stage_started = progress.stage, time.perf_counter()
         elapsed = time.perf_counter() - self._stage_started
         if progress.stage in ("features", "decode") and progress.done and elapsed > 0.5:
-            self.labels["rate"].setText(f"{progress.done / elapsed:,.0f}")
+            self.labels["rate"].setText(images_per_second(progress.done / elapsed))
         if progress.fraction is not None:
             self.progress.setValue(int(progress.fraction * 1000))
         self.progress.setFormat(f"%p%  {progress.message}")
@@ -215,7 +220,7 @@ class TrainPage(WizardPage):
             x, loss, rate, batches = payload
             self.plots.add_batch(x, loss, batches)
             if self.state.mode != "feature_extraction":  # there, images/s is the feature pass's
-                self.labels["rate"].setText(f"{rate:,.0f}")
+                self.labels["rate"].setText(images_per_second(rate))
         elif name == "epoch":
             self.plots.add_epoch(payload)
             self.labels["epoch"].setText(f"{payload['epoch']}/{self._epochs}")
@@ -260,6 +265,9 @@ class TrainPage(WizardPage):
         self.labels["eta"].setText("–")
         if not stopped:
             self.progress.setValue(self.progress.maximum())
+            last = int(max(self.plots.series["val_acc"].view()[0], default=0))
+            if 0 < last < self._epochs:  # ended early (converged, early stopping): fit the curves
+                self.plots.set_epochs(last)
         self.progress.setFormat(("" if stopped else "%p%  ") + self.outcome_text(result))
         if result is None:
             self.append_log(self.tr("Stopped before training began; nothing was saved."))
