@@ -244,11 +244,13 @@ class ModeComparison:
                              .replace("%1", self._mode_name(config.mode))
                              .replace("%2", self.tr(about(took)))
                              .replace("%3", str(config.epochs)).replace("%4", unit))
-        lines.append(self.tr("Early stopping may end them sooner. Stop keeps the runs already "
-                             "finished."))
+        lines.append("\n" + self.tr("Early stopping may end them sooner. Stop keeps the runs "
+                                    "already finished."))
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Compare modes"), text,
                           QMessageBox.StandardButton.NoButton, self)
         box.setObjectName("compareModesConfirm")
+        box.setStyleSheet("QLabel#qt_msgbox_label, QLabel#qt_msgbox_informativelabel "
+                          "{ min-width: 28em; }")  # one line per mode, not wrapped
         box.setInformativeText("\n".join(lines))
         start = box.addButton(self.tr("&Start"), QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
