@@ -157,3 +157,16 @@ def test_the_splash_shows_its_picture_and_progress(qtbot):
     assert centre.name() != "#ffffff"  # the app icon was drawn, not only the white card
     splash.step("Opening the main window...")
     assert splash.message() == "Opening the main window..."
+
+
+def test_the_self_test_reports_missing_libraries_as_a_failed_step(tmp_path, monkeypatch):
+    import json
+
+    from transfer_gui.self_test import run_self_test
+
+    monkeypatch.setattr(qsl, "qt_start_problem", lambda: qsl.install_hint(["libxcb-cursor.so.0"]))
+    assert run_self_test(str(tmp_path / "report.json")) == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    step = report["steps"][-1]
+    assert step["name"] == "Qt system libraries" and not step["passed"]
+    assert "sudo apt install libxcb-cursor0" in step["error"]
