@@ -93,6 +93,7 @@ def test_predicts_a_folder_like_the_core_and_exports_csv(qtbot, page, trained, t
     page.state.set_result(result)
     assert page.add_folder_button.isEnabled()
     assert page.stack.currentWidget() is page.drop_hint
+    assert page.model_in_use.text().startswith("Model in use: Feature extraction · Tiny test net")
     run_on(qtbot, page, [new])
 
     files = collect_images([str(new)])
@@ -106,17 +107,18 @@ def test_predicts_a_folder_like_the_core_and_exports_csv(qtbot, page, trained, t
         assert page.table.item(row, COL_CONFIDENCE).text() == f"{p.probability * 100:.1f}%"
         assert page.predictions[row].probability == pytest.approx(p.probability, abs=1e-5)
         top = page.table.item(row, COL_TOP).text()
-        assert top.startswith(f"{p.top[0][0]} ") and top.count(" · ") == 2
+        assert top.startswith(f"{p.top[0][0]} (") and top.count(" · ") == 2
     assert "Predicted 15 images" in page.status.text()
 
     out = page.export_csv(tmp_path / "sub" / "pred.csv")
     with open(out, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0] == CSV_COLUMNS == ["file", "predicted", "probability", "top1", "top2", "top3",
-                                      "error"]
+                                      "error", "uncertain"]
     assert len(rows) == 1 + len(expected)
     for row, p in zip(rows[1:], expected):
         assert row[0] == p.path and row[1] == p.predicted and row[6] == ""
+        assert row[7] == ("yes" if p.probability < page.threshold_value() else "no")
         assert float(row[2]) == pytest.approx(p.probability, abs=1e-5)
         assert row[3].startswith(p.top[0][0] + ":")
     assert not list((tmp_path / "sub").glob(".*tmp"))  # atomic: no temp file left
@@ -169,10 +171,12 @@ def test_unreadable_file_shows_an_error_row(qtbot, page, trained, tmp_path):
     assert page.flag_of(0) == "error"
     assert page.table.item(1, COL_FLAG).text() in ("", "Uncertain")
     assert "1 unreadable" in page.summary.text()
+    assert page.status.text() == "Predicted 1 of 2 images, 1 unreadable"
     page.set_threshold(0.0)
     assert page.table.item(0, COL_FLAG).text() == "Error"  # errors stay flagged
     rows = list(csv.reader(open(page.export_csv(tmp_path / "p.csv"), encoding="utf-8")))
     assert rows[1][0] == str(bad) and rows[1][1] == "" and rows[1][2] == "" and rows[1][6]
+    assert rows[1][7] == "" and rows[2][7] == "no"  # threshold 0: nothing is uncertain
 
 
 def test_stop_keeps_rows_so_far_and_ends_promptly(qtbot, page, trained, tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 
 from transfer_gui import __version__
 
-from .wizard_page import WizardPage, scrolling_pages
+from .wizard_page import PAGE_MARGINS, WizardPage, scrolling_pages
 from transfer_gui.ui.data.data_page import DataPage
 from transfer_gui.ui.model.model_page import ModelPage
 from transfer_gui.ui.predict.predict_page import PredictPage
@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.steps.currentRowChanged.connect(self._on_step_clicked)
         self.stack = QStackedWidget()
         for page in self.pages:
+            page.layout().setContentsMargins(*PAGE_MARGINS)  # one page margin everywhere
             self.stack.addWidget(page)
             page.completeChanged.connect(self._update_navigation)
 

@@ -102,6 +102,17 @@ def placeholder_pixmap(size: int, widget: QWidget, broken: bool = False) -> QPix
     return pixmap
 
 
+def square_pixmap(image: QImage, size: int) -> QPixmap:
+    """`image` centred on a transparent size x size square, so thumbnails of any shape line up
+    and nothing (no placeholder tile) shows beside a non-square one. GUI thread only."""
+    square = QPixmap(size, size)
+    square.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(square)
+    painter.drawImage((size - image.width()) // 2, (size - image.height()) // 2, image)
+    painter.end()
+    return square
+
+
 class ThumbnailStrip(QListWidget):
     """A horizontal row of thumbnails: placeholders at once, images as the loader delivers them
     (converted to QPixmap here, in the GUI thread); unreadable files get a warning tile whose
@@ -136,7 +147,7 @@ class ThumbnailStrip(QListWidget):
     @Slot(str, QImage)
     def _on_ready(self, path: str, image: QImage) -> None:
         if path in self._items:
-            self._items[path].setIcon(QIcon(QPixmap.fromImage(image)))
+            self._items[path].setIcon(QIcon(square_pixmap(image, self.thumb_size)))
 
     @Slot(str, str)
     def _on_failed(self, path: str, reason: str) -> None:

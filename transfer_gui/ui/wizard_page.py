@@ -32,6 +32,9 @@ class WizardPage(QWidget):
         """Called when the window closes: stop background work this page started."""
 
 
+PAGE_MARGINS = (16, 12, 16, 12)  # left, top, right, bottom: the same on every page
+
+
 def heading(text: str) -> QLabel:
     """A page's title, the same on every page."""
     label = QLabel(text, objectName="heading")

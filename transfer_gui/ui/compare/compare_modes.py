@@ -141,7 +141,7 @@ class ModeComparison:
         self.runner.cancelled.connect(self._on_cancelled)
         self.runner.failed.connect(self._on_failed)
 
-        self.compare_button = QPushButton(self.tr("Compare modes"))
+        self.compare_button = QPushButton(self.tr("Compare &modes"))
         self.compare_button.setToolTip(self.tr(
             "Train feature extraction, fine-tuning and from scratch on the same data and "
             "backbone, one after the other, and compare them here."))
@@ -154,7 +154,7 @@ class ModeComparison:
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat("%p%")
         self.progress_bar.setToolTip(self.tr("Progress of the mode comparison (all three runs)."))
-        self.stop_button = QPushButton(self.tr("Stop"))
+        self.stop_button = QPushButton(self.tr("&Stop"))
         self.stop_button.setToolTip(self.tr("Stop the comparison; runs already finished stay "
                                             "in the table."))
         self.stop_button.clicked.connect(self.stop)

@@ -60,6 +60,9 @@ class CompareView(ModeComparison, QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
+        from transfer_gui.ui.shortcuts import add_close_shortcuts
+
+        add_close_shortcuts(self)  # Esc, Ctrl+W (when shown as a window)
         self._summaries: list[RunSummary] = []
         self._acc_curves: list[pg.PlotDataItem] = []
         self._loss_curves: list[pg.PlotDataItem] = []
@@ -82,11 +85,11 @@ class CompareView(ModeComparison, QWidget):
         self.title.setToolTip(self.tr("Runs side by side: settings, scores and validation curves."))
         bar.addWidget(self.title)
         bar.addStretch(1)
-        self.add_button = QPushButton(self.tr("Add run folder…"))
+        self.add_button = QPushButton(self.tr("&Add run folder…"))
         self.add_button.setToolTip(self.tr("Add a finished run folder (one with config.json and "
                                            "metrics.jsonl) to the comparison."))
         self.add_button.clicked.connect(self._choose_run)
-        self.clear_button = QPushButton(self.tr("Clear"))
+        self.clear_button = QPushButton(self.tr("C&lear"))
         self.clear_button.setToolTip(self.tr("Remove every run from the comparison "
                                              "(the run folders are kept)."))
         self.clear_button.clicked.connect(lambda: self.set_runs([]))

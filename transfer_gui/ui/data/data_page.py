@@ -20,11 +20,12 @@ from PySide6.QtWidgets import (
 from transfer_gui.core.data import DatasetScan, scan_dataset
 from transfer_gui.core.errors import EmptyClassError
 
+from transfer_gui.ui.error_dialog import plain_message
 from transfer_gui.ui.guide.first_run_hint import FirstRunHint
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.thumbnails import ThumbnailStrip
 from transfer_gui.ui.workers import TaskRunner
-from transfer_gui.ui.wizard_page import WizardPage, heading
+from transfer_gui.ui.wizard_page import PAGE_MARGINS, WizardPage, heading
 
 RECENT_KEY = "data/recent"  # QSettings: up to MAX_RECENT folders, most recent first
 MAX_RECENT = 8
@@ -161,7 +162,7 @@ class DataPage(WizardPage):
                    box(QHBoxLayout(), self.choose_button, self.recent_combo, self.rescan_button,
                        (self.status_label, 1)),
                    self.busy, self.error_box, self.drop_hint, (self.results, 1), 0)
-        root.setContentsMargins(24, 20, 24, 20)
+        root.setContentsMargins(*PAGE_MARGINS)
         root.setSpacing(12)
 
     def _build_results(self) -> QWidget:
@@ -297,9 +298,10 @@ class DataPage(WizardPage):
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
-        self._scanning, self._error = False, message[:1].upper() + message[1:]
+        plain = plain_message(message)  # raw error codes go to the tooltip, not the page
+        self._scanning, self._error = False, plain[:1].upper() + plain[1:]
         self.error_label.setText(self._error)
-        self.error_label.setToolTip(details)
+        self.error_label.setToolTip("\n\n".join(p for p in (message, details) if p))
         self.state.set_dataset(self._folder, None)
         self._show_state()
 

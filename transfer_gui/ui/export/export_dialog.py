@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDia
 from transfer_gui.core.export import ExportResult, export_run
 from transfer_gui.core.jobs import Progress
 
+from transfer_gui.ui.shortcuts import add_close_shortcuts
 from transfer_gui.ui.folders import open_folder
 from transfer_gui.ui.workers import TaskRunner
 
@@ -53,16 +54,18 @@ class ExportDialog(QDialog):
             self.buttons[fmt] = button
             self.formats.addButton(button)
             layout.addWidget(button)
-            button.toggled.connect(lambda on, fmt=fmt: on and self._suggest_path(fmt))
+            button.toggled.connect(lambda on, fmt=fmt: on and self._on_format_chosen(fmt))
         if importlib.util.find_spec("onnx") is None:
             self.buttons["onnx"].setEnabled(False)
             self.buttons["onnx"].setToolTip(self.tr(
                 "ONNX export needs the onnx package: pip install \"transfer-gui[onnx]\""))
         row = QHBoxLayout()
         self.path_edit = QLineEdit()
-        choose = QPushButton(self.tr("Choose…"))
+        choose = QPushButton(self.tr("C&hoose…"))
         choose.clicked.connect(self._choose_path)
-        row.addWidget(QLabel(self.tr("Save to:")))
+        save_to = QLabel(self.tr("&Save to:"))
+        save_to.setBuddy(self.path_edit)
+        row.addWidget(save_to)
         row.addWidget(self.path_edit, 1)
         row.addWidget(choose)
         layout.addLayout(row)
@@ -76,9 +79,10 @@ class ExportDialog(QDialog):
         self.box = QDialogButtonBox()
         self.export_button = self.box.addButton(self.tr("&Export"),
                                                 QDialogButtonBox.ButtonRole.AcceptRole)
-        self.show_button = self.box.addButton(self.tr("Show in folder"),
+        self.show_button = self.box.addButton(self.tr("Show in &folder"),
                                               QDialogButtonBox.ButtonRole.ActionRole)
-        self.close_button = self.box.addButton(QDialogButtonBox.StandardButton.Close)
+        self.close_button = self.box.addButton(self.tr("&Close"),
+                                               QDialogButtonBox.ButtonRole.RejectRole)
         self.show_button.setEnabled(False)
         self.export_button.clicked.disconnect()  # AcceptRole would close the dialog
         self.export_button.clicked.connect(self.start)
@@ -91,18 +95,30 @@ class ExportDialog(QDialog):
         self.runner.failed.connect(self._on_failed)
         self.runner.cancelled.connect(lambda _: self._end(self.tr("Export stopped."), ERROR_STYLE))
         self.buttons["torchscript"].setChecked(True)
+        add_close_shortcuts(self, self.reject, escape=False)  # Ctrl+W; Esc is the dialog's own
 
     def _format_texts(self) -> dict[str, str]:
         onnx_note = "" if importlib.util.find_spec("onnxruntime") else self.tr(
             " (onnxruntime is not installed: the file cannot be checked)")
         return {
-            "torchscript": self.tr("TorchScript (.pt): for PyTorch and C++ programs, no Python "
+            "torchscript": self.tr("&TorchScript (.pt): for PyTorch and C++ programs, no Python "
                                    "code needed"),
-            "onnx": self.tr("ONNX (.onnx, opset 17): for ONNX Runtime, OpenCV and other "
+            "onnx": self.tr("&ONNX (.onnx, opset 17): for ONNX Runtime, OpenCV and other "
                             "frameworks") + onnx_note,
-            "bundle": self.tr("Model bundle (folder): the model, labels, preprocessing, a model "
+            "bundle": self.tr("Model &bundle (folder): the model, labels, preprocessing, a model "
                               "card and a predict.py example"),
         }
+
+    def _on_format_chosen(self, fmt: str) -> None:
+        """A new format: propose its file name, and drop the last export's verdict (it was
+        about another file) unless an export is still running."""
+        self._suggest_path(fmt)
+        if not self.runner.is_running():
+            self.result = None
+            self.status.clear()
+            self.status.setStyleSheet("")
+            self.status.setToolTip("")
+            self.show_button.setEnabled(False)
 
     def selected_format(self) -> str:
         return next(fmt for fmt, button in self.buttons.items() if button.isChecked())

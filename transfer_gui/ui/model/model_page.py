@@ -97,7 +97,7 @@ class ModelPage(WizardPage):
         self.mode_group = QButtonGroup(self)
         self.mode_buttons: dict[str, QRadioButton] = {}
         texts = {
-            FEATURE_EXTRACTION: (self.tr("&Feature extraction (recommended first)"), self.tr(
+            FEATURE_EXTRACTION: (self.tr("F&eature extraction (recommended first)"), self.tr(
                 "The backbone stays as it is; only a new final layer learns your classes. Fast, "
                 "even on a laptop, and works with few images (tens per class). Try this first.")),
             FINE_TUNING: (self.tr("Fine-&tuning"), self.tr(
@@ -230,11 +230,9 @@ class ModelPage(WizardPage):
     def _on_weights_failed(self, message: str, details: str) -> None:
         self._set_busy(False)
         self.refresh()
-        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Weights"), message,
-                          QMessageBox.StandardButton.Ok, self)
-        if details:
-            box.setDetailedText(details)
-        box.open()
+        from transfer_gui.ui.error_dialog import show_error
+
+        show_error(self, self.tr("Weights"), message, details, icon=QMessageBox.Icon.Warning)
 
     def shutdown(self) -> None:
         self.runner.shutdown()

@@ -18,7 +18,10 @@ from transfer_gui.core.model_file import load_model
 from transfer_gui.core.predict import Prediction, predict_images
 
 TOP_K = 3
-CSV_COLUMNS = ["file", "predicted", "probability", *[f"top{i + 1}" for i in range(TOP_K)], "error"]
+# The CLI's --csv columns, then the page's own: "uncertain" is "yes" below the page's confidence
+# threshold, "no" above it, "" for an unreadable image.
+CLI_COLUMNS = ["file", "predicted", "probability", *[f"top{i + 1}" for i in range(TOP_K)], "error"]
+CSV_COLUMNS = [*CLI_COLUMNS, "uncertain"]
 
 
 def predict_job(state, model_path: str, files: Sequence[str], batch_size: int,
@@ -75,19 +78,34 @@ def flag_for(prediction: Prediction, threshold: float) -> str:
     return "uncertain" if prediction.probability < threshold else ""
 
 
-def csv_row(p: Prediction, top_k: int = TOP_K) -> list[str]:
-    """Returns one CSV row, exactly as the CLI writes it."""
+def percent(q: float) -> str:
+    """A probability as a whole percentage; "<1%" for a small but non-zero one."""
+    return "<1%" if 0 < q < 0.005 else f"{q:.0%}"
+
+
+def top_text(p: Prediction) -> str:
+    """The most likely classes, each followed by its probability in brackets: "ゼロ (97%) ·
+    1 (2%) · 2 (<1%)", so a number or a name in any script never runs into its percentage."""
+    return " · ".join(f"{name} ({percent(q)})" for name, q in p.top)
+
+
+def csv_row(p: Prediction, threshold: float, top_k: int = TOP_K) -> list[str]:
+    """Returns one CSV row: the CLI's columns, then "uncertain" against `threshold`."""
     tops = [f"{c}:{q:.4f}" for c, q in p.top] + [""] * (top_k - len(p.top))
+    flag = flag_for(p, threshold)
+    uncertain = "" if flag == "error" else ("yes" if flag == "uncertain" else "no")
     return [p.path, p.predicted, f"{p.probability:.6f}" if not p.error else "",
-            *tops[:top_k], p.error]
+            *tops[:top_k], p.error, uncertain]
 
 
-def write_predictions_csv(path: str | os.PathLike, predictions: Iterable[Prediction]) -> Path:
-    """Writes `predictions` as CSV (the CLI's --csv columns), atomically.
+def write_predictions_csv(path: str | os.PathLike, predictions: Iterable[Prediction],
+                          threshold: float) -> Path:
+    """Writes `predictions` as CSV (the CLI's --csv columns plus "uncertain"), atomically.
 
     Args:
         path: The file to write.
         predictions: The rows, in order.
+        threshold: Top-class probabilities below this are marked uncertain.
 
     Returns:
         The path written.
@@ -96,6 +114,6 @@ def write_predictions_csv(path: str | os.PathLike, predictions: Iterable[Predict
     writer = csv.writer(text)
     writer.writerow(CSV_COLUMNS)
     for p in predictions:
-        writer.writerow(csv_row(p))
+        writer.writerow(csv_row(p, threshold))
     data = text.getvalue().encode("utf-8")
     return atomic_write(path, lambda f: f.write(data))

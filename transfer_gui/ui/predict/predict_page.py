@@ -22,6 +22,7 @@ from transfer_gui.core.errors import UserError
 from transfer_gui.core.predict import Prediction, collect_images
 
 from .predict_job import CSV_COLUMNS, TOP_K, csv_row, predict_job, write_predictions_csv
+from transfer_gui.ui.model_in_use import ModelInUse
 from .predict_runner import PredictionRunner
 from .predict_table import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED, COL_THUMB, COL_TOP,
                             ERROR_BG, THUMB, UNCERTAIN_BG, PredictionTable)
@@ -56,23 +57,23 @@ class PredictPage(WizardPage):
             "row to see where the model looked."), wordWrap=True)
         help_label.setStyleSheet("color: palette(dark);")
 
-        self.add_files_button = QPushButton(self.tr("Add images…"))
+        self.add_files_button = QPushButton(self.tr("Add &images…"))
         self.add_files_button.setToolTip(self.tr("Choose one or more image files to predict"))
         self.add_files_button.clicked.connect(self._choose_files)
-        self.add_folder_button = QPushButton(self.tr("Add folder…"))
+        self.add_folder_button = QPushButton(self.tr("Add f&older…"))
         self.add_folder_button.setToolTip(
             self.tr("Choose a folder: every image in it and its subfolders is predicted"))
         self.add_folder_button.clicked.connect(self._choose_folder)
-        self.clear_button = QPushButton(self.tr("Clear"))
+        self.clear_button = QPushButton(self.tr("C&lear"))
         self.clear_button.setToolTip(self.tr("Remove every row from the table"))
         self.clear_button.clicked.connect(self.clear)
-        self.export_button = QPushButton(self.tr("Export CSV…"))
+        self.export_button = QPushButton(self.tr("E&xport CSV…"))
         self.export_button.setToolTip(self.tr(
-            "Save the table as CSV (file, predicted, probability, top1..top3, error), "
-            "the same columns as the command line's --csv"))
+            "Save the table as CSV: the command line's --csv columns (file, predicted, "
+            "probability, top1..top3, error) and “uncertain” (yes below the threshold)"))
         self.export_button.clicked.connect(self._choose_export)
 
-        threshold_label = QLabel(self.tr("Flag below"))
+        threshold_label = QLabel(self.tr("Flag belo&w"))
         self.threshold = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=3,
                                         value=0.7)
         self.threshold.setToolTip(self.tr(
@@ -122,6 +123,8 @@ class PredictPage(WizardPage):
 
         layout = QVBoxLayout(self)
         layout.addWidget(heading(self.tr("Predict")))
+        self.model_in_use = ModelInUse(self.state)
+        layout.addWidget(self.model_in_use)
         layout.addWidget(help_label)
         layout.addLayout(tools)
         layout.addWidget(self.stack, 1)
@@ -227,7 +230,7 @@ class PredictPage(WizardPage):
 
     def export_csv(self, path: str | os.PathLike) -> Path:
         """Writes the table (CLI --csv columns) atomically; returns the path written."""
-        return write_predictions_csv(path, self.predictions)
+        return write_predictions_csv(path, self.predictions, self.threshold_value())
 
     # ------------------------------------------------------------------ dialogs
     def _choose_files(self) -> None:

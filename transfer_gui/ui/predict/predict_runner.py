@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 from transfer_gui.core.jobs import Progress
 
 from .predict_job import predict_job
+from transfer_gui.ui.error_dialog import plain_message
 from transfer_gui.ui.workers import TaskRunner
 
 
@@ -46,7 +47,7 @@ class PredictionRunner(QWidget):
         self.batch_size = 16
         self._queue: list[str] = []  # files waiting for the running job to end
         self._inflight: list[str] = []  # files of the running job
-        self._job_total = self._job_done = 0
+        self._job_total = self._job_done = self._job_unreadable = 0
         self._discard = False  # drop late rows of a job stopped by discard()
 
         self.runner = TaskRunner(self)
@@ -62,7 +63,7 @@ class PredictionRunner(QWidget):
         self.progress_bar = QProgressBar(textVisible=True)
         self.progress_bar.setToolTip(self.tr("Images predicted so far"))
         self.progress_bar.setMaximumWidth(320)
-        self.stop_button = QPushButton(self.tr("Stop"))
+        self.stop_button = QPushButton(self.tr("&Stop"))
         self.stop_button.setToolTip(self.tr("Stop predicting; the rows so far are kept"))
         self.stop_button.clicked.connect(self.stop)
 
@@ -116,7 +117,7 @@ class PredictionRunner(QWidget):
         self._inflight = files
         self._discard = False
         self._job_total = len(files)
-        self._job_done = 0
+        self._job_done = self._job_unreadable = 0
         self.progress_bar.setRange(0, len(files))
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat(self.tr("%v of %m"))
@@ -135,6 +136,7 @@ class PredictionRunner(QWidget):
         if name == "rows" and not self._discard:
             self.rowsReady.emit(payload)
             self._job_done += len(payload)
+            self._job_unreadable += sum(1 for p in payload if p.error)
             self.progress_bar.setValue(self._job_done)
 
     @Slot(object)
@@ -146,19 +148,25 @@ class PredictionRunner(QWidget):
 
     @Slot(object)
     def _on_finished(self, count) -> None:
-        self.show_status(self.tr("Predicted {0} images").replace("{0}", str(count)))
+        bad = self._job_unreadable
+        if bad:
+            self.show_status(self.tr("Predicted {0} of {1} images, {2} unreadable").format(
+                count - bad, count, bad))
+        else:
+            self.show_status(self.tr("Predicted {0} images").format(count))
 
     @Slot(object)
     def _on_cancelled(self, _result) -> None:
-        self.show_status(self.tr("Stopped after {0} of {1} images")
-                         .replace("{0}", str(self._job_done)).replace("{1}", str(self._job_total)))
+        text = self.tr("Stopped after {0} of {1} images").format(self._job_done, self._job_total)
+        if self._job_unreadable:
+            text += self.tr(", {0} unreadable").format(self._job_unreadable)
+        self.show_status(text)
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
         self._queue.clear()
-        self.show_status(message, error=True)
-        if details:
-            self.status.setToolTip(details)
+        self.show_status(plain_message(message), error=True)
+        self.status.setToolTip("\n\n".join(p for p in (message, details) if p))
 
     @Slot()
     def _on_stopped(self) -> None:

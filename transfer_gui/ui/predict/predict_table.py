@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTa
 
 from transfer_gui.core.predict import Prediction
 
-from .predict_job import flag_for
-from transfer_gui.ui.thumbnails import ThumbnailLoader, placeholder_pixmap
+from .predict_job import flag_for, top_text
+from transfer_gui.ui.thumbnails import ThumbnailLoader, placeholder_pixmap, square_pixmap
 
 THUMB = 40
 
@@ -132,9 +132,8 @@ class PredictionTable(QTableWidget):
             predicted = QTableWidgetItem(p.predicted)
             predicted.setToolTip(p.predicted)
             confidence = _ConfidenceItem(p.probability)
-            top_text = " · ".join(f"{c} {q * 100:.0f}%" for c, q in p.top)
-            top = QTableWidgetItem(top_text)
-            top.setToolTip(top_text)
+            top = QTableWidgetItem(top_text(p))
+            top.setToolTip("\n".join(f"{name}: {q:.1%}" for name, q in p.top))
         return [thumb, name, predicted, confidence, top, QTableWidgetItem()]
 
     # ------------------------------------------------------------------ flags
@@ -208,7 +207,7 @@ class PredictionTable(QTableWidget):
 
     @Slot(str, QImage)
     def _on_thumb(self, path: str, image: QImage) -> None:
-        self._thumbs[path] = QPixmap.fromImage(image)
+        self._thumbs[path] = square_pixmap(image, THUMB)
         row = self._rows.get(path)
         if row is not None:
             self.item(row, COL_THUMB).setIcon(QIcon(self._thumbs[path]))

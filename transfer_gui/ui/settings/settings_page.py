@@ -63,7 +63,7 @@ class SettingsPage(WizardPage):
         form.addRow(self.tr("&Epochs:"), self.epochs)
         form.addRow(self.tr("&Learning rate:"), self.learning_rate)
         form.addRow(self.tr("&Augmentation:"), self.augmentation)
-        form.addRow(self.tr("&Batch size:"), self.batch_size)
+        form.addRow(self.tr("Batch si&ze:"), self.batch_size)
         self.basic_form = form
         layout.addWidget(basic)
 
@@ -120,17 +120,17 @@ class SettingsPage(WizardPage):
         rows = [(self.tr("&Optimizer:"), self.optimizer), (self.tr("&Weight decay:"), self.weight_decay),
                 (self.tr("Label s&moothing:"), self.label_smoothing),
                 (self.tr("Early stopping &patience:"), self.patience),
-                (self.tr("&Class weights:"), self.class_weights), (self.tr("S&eed:"), self.seed),
+                (self.tr("&Class weights:"), self.class_weights), (self.tr("Seed:"), self.seed),
                 (self.tr("&Device:"), self.device), ("", self.mixed_precision)]
         for label, widget in rows:
             adv.addRow(label, widget)
         self.mode_rows = {
-            FEATURE_EXTRACTION: [(self.tr("Augmented &views:"), self.views)],
-            FINE_TUNING: [(self.tr("&Unfreeze top stages:"), self.unfreeze),
-                          (self.tr("&Warm-up epochs:"), self.warmup),
-                          (self.tr("Backbone learning-rate &factor:"), self.backbone_lr),
-                          (self.tr("Batch &norm:"), self.batch_norm),
-                          (self.tr("Stay close to pretrained weig&hts:"), self.stay_close)],
+            FEATURE_EXTRACTION: [(self.tr("Augmented views:"), self.views)],
+            FINE_TUNING: [(self.tr("Unfreeze &top stages:"), self.unfreeze),
+                          (self.tr("Warm-&up epochs:"), self.warmup),
+                          (self.tr("Bac&kbone learning-rate factor:"), self.backbone_lr),
+                          (self.tr("Batch norm:"), self.batch_norm),
+                          (self.tr("Sta&y close to pretrained weights:"), self.stay_close)],
         }
         for label, widget in [r for rows in self.mode_rows.values() for r in rows]:
             adv.addRow(label, widget)

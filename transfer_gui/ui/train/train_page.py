@@ -22,7 +22,7 @@ from transfer_gui.ui.folders import open_folder as show_folder
 from transfer_gui.ui.state import AppState
 from .train_job import train_job
 from transfer_gui.ui.workers import TaskRunner
-from transfer_gui.ui.wizard_page import WizardPage
+from transfer_gui.ui.wizard_page import WizardPage, heading
 
 def images_per_second(rate: float) -> str:
     """12, 1,250, or 0.2 on a slow machine (never a bare "0")."""
@@ -48,6 +48,7 @@ class TrainPage(WizardPage):
         self.runner.failed.connect(self._on_failed)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(heading(self.tr("Train")))
         top = QHBoxLayout()
         self.summary = QLabel()
         font = QFont(self.summary.font())
@@ -96,7 +97,7 @@ class TrainPage(WizardPage):
         folder_row = QHBoxLayout()
         self.folder_label = QLabel()
         self.folder_label.setWordWrap(True)
-        self.open_folder = QPushButton(self.tr("Open run &folder"))
+        self.open_folder = QPushButton(self.tr("&Open run folder"))
         self.open_folder.setToolTip(self.tr("Show the files this run wrote (model, metrics, "
                                             "evaluation)."))
         self.open_folder.clicked.connect(lambda: self.run_dir and show_folder(self, self.run_dir))
@@ -290,13 +291,11 @@ class TrainPage(WizardPage):
         self.labels["eta"].setText("–")
         self.progress.setFormat(self.tr("Failed — see the message"))
         self.append_log(self.tr("Failed: {msg}").format(msg=message))
-        box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Training failed"), message,
-                          QMessageBox.StandardButton.Ok, self)
-        box.setInformativeText(self.tr("Nothing else is affected; fix the problem and start again."))
-        if details:
-            box.setDetailedText(details)
-        box.setObjectName("trainingFailedDialog")
-        box.open()
+        from transfer_gui.ui.error_dialog import show_error
+
+        show_error(self, self.tr("Training failed"), message, details, informative=self.tr(
+            "Nothing else is affected; fix the problem and start again."),
+            object_name="trainingFailedDialog")
 
     def show_history(self, result: TrainingResult) -> None:
         """Show a finished run's curves (a reopened project), without training."""

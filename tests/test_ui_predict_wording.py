@@ -1,0 +1,58 @@
+"""Predict (issue 12.17, 12.10): Top-3 reads clearly in any script, the CSV's uncertain column,
+and the page says which run's model it uses, warning about a run from another dataset."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from types import SimpleNamespace
+
+from transfer_gui.core.predict import Prediction
+from transfer_gui.ui.model_in_use import ModelInUse
+from transfer_gui.ui.predict.predict_job import top_text, write_predictions_csv
+from transfer_gui.ui.state import AppState
+
+
+def prediction(path, top, error=""):
+    return Prediction(path=path, predicted=top[0][0] if top else "",
+                      probability=top[0][1] if top else 0.0, top=top, error=error)
+
+
+def test_top3_brackets_each_probability_so_numbers_never_run_together():
+    p = prediction("a.png", [("ゼロ", 0.97), ("1", 0.02), ("2", 0.004)])
+    assert top_text(p) == "ゼロ (97%) · 1 (2%) · 2 (<1%)"
+    assert top_text(prediction("b.png", [("cats", 0.5), ("dogs", 0.0)])) == \
+        "cats (50%) · dogs (0%)"
+
+
+def test_csv_carries_the_uncertain_flag(tmp_path):
+    rows = [prediction("sure.png", [("a", 0.9), ("b", 0.1)]),
+            prediction("unsure.png", [("a", 0.55), ("b", 0.45)]),
+            prediction("bad.png", [], error="cannot identify image file")]
+    out = write_predictions_csv(tmp_path / "p.csv", rows, threshold=0.7)
+    table = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [r["uncertain"] for r in table] == ["no", "yes", ""]
+    assert table[2]["error"] == "cannot identify image file"
+
+
+def fake_result(run_dir: Path, data_dir: Path):
+    return SimpleNamespace(run_dir=run_dir, config=SimpleNamespace(data_dir=str(data_dir)))
+
+
+def test_model_in_use_names_the_run_and_warns_about_another_dataset(qtbot, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setattr(ModelInUse, "run_label",
+                        lambda self, n, run: f"{n} · Fine-tuning · Tiny · 93.5%")
+    state = AppState()
+    label = ModelInUse(state)
+    qtbot.addWidget(label)
+    assert label.isHidden()  # no run, nothing to say
+    run = tmp_path / "run1"
+    state.runs = [run]
+    state.set_dataset(str(tmp_path / "ants"), None)
+    state.set_result(fake_result(run, tmp_path / "ants"))
+    assert label.text() == "Model in use: run 1 · Fine-tuning · Tiny · 93.5%"
+    assert not label.isHidden()
+    state.set_dataset(str(tmp_path / "clothes"), None)  # another dataset opened
+    assert label.text().startswith("⚠ Model in use: run 1")
+    assert "trained on another dataset" in label.text() and str(tmp_path / "ants") in label.text()
