@@ -204,3 +204,15 @@ def _closes(qtbot, widget) -> bool:
     except Exception:  # pytest-qt's TimeoutError
         return False
     return True
+
+
+def test_cam_panel_names_the_model_it_explains(qtbot, window_with_runs):
+    """Issue 12.10: the CAM panel says which run's model it uses, and keeps saying so for the
+    model it was given until it is given another."""
+    window = window_with_runs
+    cam = open_cam(qtbot, window)
+    assert cam.model_in_use.text().startswith("Model in use: run 2 · ")
+    window.results_page.run_picker.choose(0)  # the panel still explains run 2's model...
+    assert cam.model_in_use.text().startswith("Model in use: run 2 · ")
+    open_cam(qtbot, window)  # ...until an image is opened with run 1 selected
+    assert cam.model_in_use.text().startswith("Model in use: run 1 · ")

@@ -56,3 +56,25 @@ def test_model_in_use_names_the_run_and_warns_about_another_dataset(qtbot, tmp_p
     state.set_dataset(str(tmp_path / "clothes"), None)  # another dataset opened
     assert label.text().startswith("⚠ Model in use: run 1")
     assert "trained on another dataset" in label.text() and str(tmp_path / "ants") in label.text()
+
+
+def test_results_page_names_the_run_and_flags_another_datasets_run(make_window, qtbot,
+                                                                    tmp_path):
+    from fake_runs import write_run
+    from synthetic import make_color_dataset
+    from transfer_gui.core.run_result import load_run_result
+
+    ants = make_color_dataset(tmp_path / "ants", per_class=6)
+    clothes = make_color_dataset(tmp_path / "clothes", per_class=6, seed=3)
+    window = make_window()
+    window.data_page.open_folder(str(ants))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20_000)
+    window.state.add_run(load_run_result(write_run(tmp_path / "run1", ants)))
+    label = window.results_page.model_in_use
+    assert label.text().startswith("Model in use: run 1 · ")
+    window.data_page.open_folder(str(clothes))
+    qtbot.waitUntil(lambda: window.state.dataset is not None
+                    and window.state.dataset.root == str(clothes), timeout=20_000)
+    for page_label in (label, window.predict_page.model_in_use):
+        assert "trained on another dataset" in page_label.text()
+        assert str(ants) in page_label.text()

@@ -198,11 +198,16 @@ class MainWindow(QMainWindow):
         from transfer_gui.ui.cam.cam_panel import CamPanel
 
         if self.cam_panel is None:
+            from transfer_gui.ui.model_in_use import ModelInUse
+
             self.cam_panel = CamPanel(self)
+            self.cam_panel.model_in_use = ModelInUse(self.state, live=False)
+            self.cam_panel.layout().insertWidget(0, self.cam_panel.model_in_use)
         model_path = str(result.run_dir / "model.pt")
         if self.cam_panel.model_path != model_path:
             self.cam_panel.set_model(model_path, result.dataset.class_names,
                                      cam_layers_for(result), grid_sources_for(result))
+            self.cam_panel.model_in_use.refresh()  # the run whose model the panel now explains
         self.cam_panel.show()
         self.cam_panel.raise_()
         self.cam_panel.explain(path, target)

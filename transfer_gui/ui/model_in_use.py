@@ -37,13 +37,17 @@ class ModelInUse(QLabel):
     run_label = RunPicker.run_label
     mode_label = RunPicker.mode_label
 
-    def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, state: AppState, parent: Optional[QWidget] = None,
+                 live: bool = True) -> None:
+        """`live`: follow the selected run; otherwise say what it was at the last `refresh()`
+        (the CAM panel keeps the model it was given until it is given another)."""
         super().__init__(parent)
         self.state = state
         self.setObjectName("modelInUse")
         self.setWordWrap(True)
-        for signal in (state.resultChanged, state.runsChanged, state.datasetChanged):
-            signal.connect(self.refresh)
+        if live:
+            for signal in (state.resultChanged, state.runsChanged, state.datasetChanged):
+                signal.connect(self.refresh)
         self.refresh()
 
     def describe(self) -> str:

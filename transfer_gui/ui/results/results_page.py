@@ -130,6 +130,10 @@ class ResultsPage(WizardPage):
         top.addLayout(bar)
         top.addWidget(self.headline)
         top.addLayout(scores)
+        from transfer_gui.ui.model_in_use import ModelInUse
+
+        self.model_in_use = ModelInUse(self.state)  # and a warning for another dataset's run
+        top.addWidget(self.model_in_use)
         for w in (self.details, self.decision, self.note):
             top.addWidget(w)
         left = QSplitter(Qt.Orientation.Vertical)
