@@ -1,7 +1,9 @@
-"""Render every wizard page at 1280x800 to PNG files (the README shows them).
+"""Render every page and window at 1366x768 (a laptop screen) to PNG files the README shows.
 
-Drives the real main window offscreen through a real run: scan a dataset, pick Lite0 and feature
-extraction, train, show the results. Uses hymenoptera_data beside the checkout when present.
+Drives the real main window offscreen through two real runs on a generated 10-class dataset
+whose class names include long and Japanese ones: scan, Lite0 feature extraction, then a short
+fine-tuning run, Results (with the Run picker), CAM, Predict, Compare and Export. It also prints
+each window's minimum size, which must fit 1366x700.
 
     python docs/render_pages.py [--data DIR] [--out docs/screenshots]
 """
@@ -18,14 +20,36 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # synthetic.py: the generated dataset
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402,F401  (before PySide6, as the app does)
+from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "hymenoptera_data"
+SIZE = (1366, 768)
+CLASSES = {  # class folder name -> colour of its shapes
+    "red": (215, 50, 45), "green": (45, 175, 70), "blue": (50, 80, 210),
+    "yellow": (225, 200, 40), "purple": (140, 60, 170), "cyan": (40, 190, 200),
+    "orange shapes photographed under a lamp": (240, 140, 30),
+    "pink": (235, 120, 180), "茶色の図形（顕微鏡写真）": (120, 75, 40), "white": (240, 240, 240)}
 
 
-def wait_until(app, condition, timeout: float = 300) -> None:
+def make_dataset(root: Path, per_class: int = 24, size: int = 128) -> Path:
+    """Coloured discs and squares on textured noise; the class is the colour."""
+    from synthetic import render_shape
+
+    rng = np.random.default_rng(0)
+    for name, colour in CLASSES.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels, _ = render_shape(rng, colour, size)
+            Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+    return root
+
+
+def wait_until(app, condition, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -43,9 +67,9 @@ def settle(app, seconds: float = 0.5) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--data", help="a dataset folder (default: a generated 10-class set)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=10, help="feature extraction's epochs")
     args = parser.parse_args()
     from transfer_gui.core.runtime import tune_memory_allocator
     from transfer_gui.ui.app import create_app
@@ -56,57 +80,65 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     app = create_app(sys.argv[:1])
     work = Path(tempfile.mkdtemp(prefix="render_"))
+    data = args.data or str(make_dataset(work / "shapes"))
     window = MainWindow(QSettings(str(work / "s.ini"), QSettings.Format.IniFormat),
                         runs_root=work / "runs")
-    window.resize(1280, 800)
+    window.resize(*SIZE)
     window.show()
 
-    def shot(name: str) -> None:
-        settle(app)
-        window.grab().save(str(out / f"{name}.png"))
-        print(out / f"{name}.png")
+    def shot(widget, name: str, seconds: float = 0.5) -> None:
+        settle(app, seconds)
+        widget.grab().save(str(out / f"{name}.png"))
+        hint = widget.minimumSizeHint().expandedTo(widget.minimumSize())
+        print(f"{out / name}.png  (minimum size {hint.width()}x{hint.height()})")
 
-    window.data_page.open_folder(args.data)
+    window.data_page.open_folder(data)
     wait_until(app, lambda: window.state.dataset is not None)
-    settle(app, 2.0)  # thumbnails
-    shot("1-data")
+    shot(window, "1-data", 2.0)  # thumbnails
     window.go_to(1)
-    shot("2-model")
+    shot(window, "2-model")
     window.go_to(2)
     window.settings_page.show_advanced.setChecked(True)
     window.settings_page.epochs.setValue(args.epochs)
-    shot("3-settings")
-    window.go_to(3)
-    done = []
-    window.train_page.trainingFinished.connect(done.append)
-    window.train_page.start()
-    wait_until(app, lambda: bool(done), 900)
-    shot("4-train")
+    shot(window, "3-settings")
+
+    def train() -> None:
+        window.go_to(3)
+        done = []
+        window.train_page.trainingFinished.connect(done.append)
+        window.train_page.start()
+        wait_until(app, lambda: bool(done))
+        window.train_page.trainingFinished.disconnect(done.append)
+
+    train()  # feature extraction: the recommended first try
+    window.state.set_mode("fine_tuning")
+    window.state.set_setting("epochs", 2)
+    train()
+    shot(window, "4-train")
     window.go_to(4)
-    settle(app, 2.0)  # gallery thumbnails
-    shot("5-results")
-    mistakes = window.state.result.evaluation["splits"]["val"]["misclassified"]
+    shot(window, "5-results", 2.0)  # gallery thumbnails
+    evaluation = window.state.result.evaluation
+    mistakes = evaluation["splits"][evaluation["primary_split"]]["misclassified"]
     path = mistakes[0]["file"] if mistakes else window.state.dataset.split("val")[0].path
     window.open_in_cam(path)
     panel = window.cam_panel
-    panel.resize(1280, 800)
+    panel.resize(*SIZE)
     wait_until(app, lambda: panel.current is not None)
-    settle(app)
-    panel.grab().save(str(out / "6-cam.png"))
-    print(out / "6-cam.png")
+    shot(panel, "6-cam")
     panel.close()
     window.go_to(5)
     val_folder = Path(window.state.dataset.split("val")[0].path).parent
     window.predict_page.add_paths([str(val_folder)])
     wait_until(app, lambda: not window.predict_page.is_running() and window.predict_page.predictions)
-    settle(app, 2.0)
-    shot("7-predict")
+    shot(window, "7-predict", 2.0)
     window.open_compare()
     compare = window.compare_view
-    compare.resize(1280, 800)
-    settle(app)
-    compare.grab().save(str(out / "8-compare.png"))
-    print(out / "8-compare.png")
+    compare.resize(*SIZE)
+    shot(compare, "8-compare")
+    compare.close()
+    window.open_export()
+    shot(window.export_dialog, "9-export")
+    window.export_dialog.reject()
     window.projects.dirty = False  # no unsaved-runs prompt in a script
     window.close()
 
