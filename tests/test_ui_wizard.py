@@ -109,8 +109,13 @@ def test_close_during_training_asks_then_stops_cleanly(qtbot, window, dataset, m
                         lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
     window.close()
     assert asked and window.isVisible() and window.state.training  # "No" keeps it running
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    answers = iter([QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Discard])
+    questions = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: questions.append(a[2]) or next(answers))
     window.close()
+    # "Stop training and close?" -> Yes, then the stopped run is an unsaved run -> Discard
+    assert len(questions) == 2 and "not saved" in questions[1]
     assert not window.isVisible()
     assert not page.runner.is_running() or page.runner._thread.wait(1)
     for thread in window.findChildren(QThread):
