@@ -22,6 +22,7 @@ from transfer_gui.ui.settings.settings_page import SettingsPage
 from transfer_gui.ui.settings.storage_rows import StorageRows
 from transfer_gui.ui.train.train_page import TrainPage
 from .folders import output_folder
+from .screen_fit import fit_to_screen, keep_on_screen
 from .state import AppState
 
 
@@ -101,7 +102,9 @@ class MainWindow(QMainWindow):
 
         geometry = settings.value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            fit_to_screen(self, 1280, 800)
+        else:
+            keep_on_screen(self)
         self.go_to(0)
 
     def _validate_restored_choices(self) -> None:
@@ -232,7 +235,7 @@ class MainWindow(QMainWindow):
             self.compare_view = CompareView(self)
             self.compare_view.setWindowFlag(Qt.WindowType.Window)
             self.compare_view.setWindowTitle(self.tr("Compare runs"))
-            self.compare_view.resize(1200, 720)
+            fit_to_screen(self.compare_view, 1200, 720)
             self.compare_view.bind_state(self.state, self.train_page.runs_root)
             self.compare_view.runTrained.connect(self.projects.add_run)
         self.compare_view.show_project_runs()

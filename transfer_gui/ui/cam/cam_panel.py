@@ -40,7 +40,9 @@ class CamPanel(QWidget):
 
         add_close_shortcuts(self)  # Esc, Ctrl+W
         self.setWindowTitle(self.tr("Where the model looks (CAM)"))
-        self.resize(1200, 720)
+        from transfer_gui.ui.screen_fit import fit_to_screen
+
+        fit_to_screen(self, 1200, 720)
         self.setAcceptDrops(True)
         self.model_path: Optional[str] = None
         self.dataset: Optional[Path] = None  # the run's dataset: overlays are never saved there

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
 from .guide_dialog import GuideDialog, tr
 from .report_problem import ProblemReporter
+from ..screen_fit import fit_to_screen
 
 
 class HelpActions(QObject):
@@ -37,7 +38,7 @@ class HelpActions(QObject):
         """Show the guide (one window, reused), on its first screen or on the numbers page."""
         if self.guide is None:
             self.guide = GuideDialog(self.window)
-            self.guide.resize(860, 600)
+            fit_to_screen(self.guide, 860, 600)
         if numbers:
             self.guide.show_numbers()
         else:
