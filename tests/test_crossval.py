@@ -49,3 +49,26 @@ def test_cv_command_refuses_too_many_folds_with_exit_2(tiny_backbone, tmp_path, 
     data = make_color_dataset(tmp_path / "d", per_class=4)
     assert main(["cv", str(data), "--backbone", "tiny_test", "--folds", "5"]) == 2
     assert "--folds 4" in capsys.readouterr().err
+
+
+def test_cv_leaves_out_an_empty_class_only_when_asked(tiny_backbone, tmp_path, capsys):
+    data = make_color_dataset(tmp_path / "d", per_class=6)
+    (data / "yellow").mkdir()
+    assert main(["cv", str(data), "--backbone", "tiny_test", "--folds", "3"]) == 2
+    assert "yellow" in capsys.readouterr().err
+    assert main(["cv", str(data), "--backbone", "tiny_test", "--folds", "3", "--json",
+                 "--leave-out-empty-classes"]) == 0
+    assert json.loads(capsys.readouterr().out)["class_names"] == ["blue", "green", "red"]
+
+
+def test_train_cli_leaves_out_an_empty_class_when_asked(tiny_backbone, tmp_path):
+    from transfer_gui.core.run_result import load_run_result
+
+    data = make_color_dataset(tmp_path / "d", per_class=6)
+    (data / "yellow").mkdir()
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--backbone", "tiny_test", "--epochs", "1",
+                 "--probe-l2", "0.001", "--out", str(out), "--leave-out-empty-classes"]) == 0
+    result = load_run_result(out)
+    assert result.config.leave_out_empty_classes
+    assert result.dataset.class_names == ["blue", "green", "red"]

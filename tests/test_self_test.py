@@ -10,7 +10,8 @@ from pathlib import Path
 
 from transfer_gui import self_test
 
-EXPECTED_STEPS = ["environment", "torchvision ops", "bundled weights", "tiny dataset", "import Qt",
+EXPECTED_STEPS = ["environment", "torchvision ops", "bundled weights", "Qt system libraries",
+                  "tiny dataset", "import Qt",
                   "main window", "open dataset", "train one epoch", "grad-cam", "close"]
 
 # A windowed build: no console, so sys.stdout and sys.stderr are None; the report must still land.

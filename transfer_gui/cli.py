@@ -54,6 +54,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--views", dest="feature_views", type=int,
                    help="feature extraction with augmentation: augmented views cached per image")
     g.add_argument("--class-weights", choices=("auto", "none"))
+    g.add_argument("--leave-out-empty-classes", action="store_const", const=True,
+                   help="leave out class folders without a usable image instead of stopping")
     g.add_argument("--batch-norm", dest="batch_norm", choices=BATCH_NORM_POLICIES,
                    help="fine-tuning: frozen (default: batch-norm statistics stay as "
                    "pretrained), reestimate (recomputed after each epoch) or train")

@@ -27,6 +27,8 @@ def add_cv_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help="seed of the fold assignment (default: %(default)s)")
     c.add_argument("--class-weights", choices=("auto", "none"), default="none")
+    c.add_argument("--leave-out-empty-classes", action="store_true",
+                   help="leave out class folders without a usable image instead of stopping")
     c.add_argument("--cache-dir", help="keep backbone features here and reuse them")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--offline", action="store_true", help="never download weights")
@@ -42,6 +44,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     bar = TextProgress()
     result = cross_validate(args.data, args.backbone, folds=args.folds, seed=args.seed,
                             class_weights=args.class_weights,
+                            leave_out_empty_classes=args.leave_out_empty_classes,
                             cache=FeatureCache(args.cache_dir) if args.cache_dir
                             else default_feature_cache(),
                             allow_download=not args.offline, progress=bar, cancel=cancel)

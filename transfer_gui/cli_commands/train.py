@@ -11,7 +11,7 @@ from .common import EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c
 # The options of `train` that go to TrainConfig as they are (unset ones take the mode's defaults).
 CONFIG_OPTIONS = ("epochs", "batch_size", "learning_rate", "backbone_lr_factor", "unfreeze_stages",
                   "warmup_epochs", "optimizer", "weight_decay", "label_smoothing", "augmentation",
-                  "feature_views", "class_weights", "batch_norm", "stay_close", "head_l2",
+                  "feature_views", "class_weights", "leave_out_empty_classes", "batch_norm", "stay_close", "head_l2",
                   "probe_start", "early_stopping_patience", "seed",
                   "split_seed", "val_fraction", "test_fraction", "device", "mixed_precision",
                   "feature_cache_dir")

@@ -91,14 +91,17 @@ def check_folds(labels: np.ndarray, class_names: list[str], folds: int) -> None:
 
 def cross_validate(data_dir: str, backbone: str = "efficientnet_lite0", *,
                    folds: int = DEFAULT_FOLDS, seed: int = DEFAULT_SEED,
-                   class_weights: str = "none", cache: Optional[FeatureCache] = None,
+                   class_weights: str = "none", leave_out_empty_classes: bool = False,
+                   cache: Optional[FeatureCache] = None,
                    allow_download: bool = False, progress: ProgressCallback = no_progress,
                    cancel: Optional[CancelToken] = None) -> CrossValidation:
     """Stratified `folds`-fold CV of the linear probe over every labelled image of the dataset
-    (its train, val and test folders pooled). Fold assignment is reproducible from `seed`."""
+    (its train, val and test folders pooled). Fold assignment is reproducible from `seed`.
+    `leave_out_empty_classes` scans as a run that left its empty class folders out did."""
     cancel = cancel or CancelToken()
     started = time.perf_counter()
-    scan = scan_dataset(data_dir, progress=StageProgress(progress, 0, .02, "scan"), cancel=cancel)
+    scan = scan_dataset(data_dir, leave_out_empty_classes=leave_out_empty_classes,
+                        progress=StageProgress(progress, 0, .02, "scan"), cancel=cancel)
     spec = get_backbone(backbone)
     files = [s.path for s in scan.samples]
     labels = np.array([s.label for s in scan.samples], dtype=int)

@@ -12,7 +12,7 @@ from transfer_gui.core.features import default_feature_cache
 
 
 def crossval_job(state, data_dir: str, backbone: str, folds: int, seed: int,
-                 class_weights: str) -> CrossValidation:
+                 class_weights: str, leave_out_empty_classes: bool = False) -> CrossValidation:
     """Cross-validates, reporting through `state.progress` and stopping on `state.cancel`.
 
     Args:
@@ -22,10 +22,12 @@ def crossval_job(state, data_dir: str, backbone: str, folds: int, seed: int,
         folds: Number of stratified folds (at least 2).
         seed: Seed of the fold assignment.
         class_weights: "auto" or "none", as in the run's settings.
+        leave_out_empty_classes: As in the run's settings (its scan left empty classes out).
 
     Raises:
         DatasetError: A class has fewer images than folds (the message says what to do).
     """
     return cross_validate(data_dir, backbone, folds=folds, seed=seed, class_weights=class_weights,
+                          leave_out_empty_classes=leave_out_empty_classes,
                           cache=default_feature_cache(), allow_download=False,
                           progress=state.progress, cancel=state.cancel)

@@ -34,7 +34,8 @@ class CrossValidationPanel(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self._run: Optional[tuple[str, str, str]] = None  # data_dir, backbone, class_weights
+        # data_dir, backbone, class_weights, leave_out_empty_classes
+        self._run: Optional[tuple[str, str, str, bool]] = None
         self._job_run: Optional[tuple[str, str, str]] = None  # what the running job scores
         self.result: Optional[CrossValidation] = None
         self.runner = TaskRunner(self)
@@ -92,7 +93,7 @@ class CrossValidationPanel(QWidget):
         run = None
         if result is not None:
             c = result.config
-            run = (c.data_dir, c.backbone, c.class_weights)
+            run = (c.data_dir, c.backbone, c.class_weights, c.leave_out_empty_classes)
         if run != self._run:
             self._run = run
             self.runner.cancel()
@@ -111,7 +112,7 @@ class CrossValidationPanel(QWidget):
     def start(self) -> None:
         if self._run is None:
             return
-        data_dir, backbone, class_weights = self._run
+        data_dir, backbone, class_weights, leave_out = self._run
         if not Path(data_dir).is_dir():
             self._show_error(self.tr("The dataset folder {0} is gone, so there is nothing to "
                                      "cross-validate.").format(data_dir))
@@ -120,7 +121,7 @@ class CrossValidationPanel(QWidget):
         self.summary.setText(self.tr("Cross-validating…"))
         self._job_run = self._run
         self.runner.start(crossval_job, data_dir, backbone, self.folds.value(), DEFAULT_SEED,
-                          class_weights)
+                          class_weights, leave_out)
         self._set_running(True)
 
     def shutdown(self) -> bool:
