@@ -40,8 +40,8 @@ def open_dataset(qtbot, window, folder):
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20_000)
 
 
-def test_closing_during_training_asks_about_the_stopped_run_and_saves_it(
-        qtbot, make_window, tiny_backbone, color_dataset, tmp_path, monkeypatch):
+def start_long_fine_tuning(qtbot, make_window, color_dataset):
+    """A window training a 500-epoch fine-tuning run (Close interrupts it); returns its run folder."""
     window = make_window()
     window.show()
     open_dataset(qtbot, window, color_dataset)
@@ -50,7 +50,12 @@ def test_closing_during_training_asks_about_the_stopped_run_and_saves_it(
     for name, value in {"epochs": 500, "batch_size": 8, "head_l2": 1e-3}.items():
         window.state.set_setting(name, value)
     window.train_page.start()
-    run_dir = window.train_page.run_dir
+    return window, window.train_page.run_dir
+
+
+def test_closing_during_training_asks_about_the_stopped_run_and_saves_it(
+        qtbot, make_window, tiny_backbone, color_dataset, tmp_path, monkeypatch):
+    window, run_dir = start_long_fine_tuning(qtbot, make_window, color_dataset)
     # Noted as soon as it starts: a crash would still leave it to be offered back.
     assert [p.resolve() for p in window.projects.unsaved.paths()] == [run_dir.resolve()]
     qtbot.waitUntil(lambda: (run_dir / "model.pt").is_file(), timeout=60_000)
@@ -68,15 +73,7 @@ def test_closing_during_training_asks_about_the_stopped_run_and_saves_it(
 
 def test_closing_during_training_then_cancel_keeps_the_window_and_the_run(
         qtbot, make_window, tiny_backbone, color_dataset, monkeypatch):
-    window = make_window()
-    window.show()
-    open_dataset(qtbot, window, color_dataset)
-    window.state.set_backbone("tiny_test")
-    window.state.set_mode("fine_tuning")
-    for name, value in {"epochs": 500, "batch_size": 8, "head_l2": 1e-3}.items():
-        window.state.set_setting(name, value)
-    window.train_page.start()
-    run_dir = window.train_page.run_dir
+    window, run_dir = start_long_fine_tuning(qtbot, make_window, color_dataset)
     qtbot.waitUntil(lambda: (run_dir / "model.pt").is_file(), timeout=60_000)
     answers(monkeypatch, QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Cancel)
     window.close()
