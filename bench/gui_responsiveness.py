@@ -74,10 +74,11 @@ def main() -> None:
     parser.add_argument("--epochs-ft", type=int, default=2, help="fine-tuning epochs to run")
     args = parser.parse_args()
 
-    from transfer_gui.ui.app import create_app
+    from transfer_gui.ui.app import create_app, preload_training_modules
     from transfer_gui.ui.main_window import MainWindow
 
     app = create_app(sys.argv[:1])
+    preload_training_modules()  # as the app does behind its start-up screen
     work = Path(tempfile.mkdtemp(prefix="gui_bench_"))
     window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat),
                         runs_root=work / "runs")

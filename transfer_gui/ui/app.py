@@ -81,6 +81,21 @@ def open_main_window(project: Optional[str] = None, settings: Optional[QSettings
     return window
 
 
+# Modules the training job would otherwise import on its worker thread at its first run: importing
+# an extension module holds the interpreter lock, which froze the window for 186 ms (the engine's
+# modules) and 295 ms (scikit-learn) there (bench/gui_responsiveness.py; 84.5 ms longest stall with
+# them loaded here, behind the start-up screen).
+TRAINING_MODULES = ("transfer_gui.core.training.engine", "transfer_gui.core.crossval",
+                    "transfer_gui.core.features", "sklearn.model_selection", "sklearn.metrics")
+
+
+def preload_training_modules() -> None:
+    import importlib
+
+    for name in TRAINING_MODULES:
+        importlib.import_module(name)
+
+
 def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None) -> int:
     """The event loop of the desktop app; `project` is a file the user opened the app with.
 
@@ -95,6 +110,8 @@ def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None)
     splash.show_now("Loading PyTorch...")
     import torch  # noqa: F401  (the longest part of the start)
 
+    splash.step("Loading the training tools...")
+    preload_training_modules()
     splash.step("Opening the main window...")
     window = open_main_window(project)  # kept alive for the event loop
     splash.finish(window)
