@@ -72,3 +72,17 @@ def test_train_cli_leaves_out_an_empty_class_when_asked(tiny_backbone, tmp_path)
     result = load_run_result(out)
     assert result.config.leave_out_empty_classes
     assert result.dataset.class_names == ["blue", "green", "red"]
+
+
+def test_cv_weighs_classes_as_training_does_by_default():
+    import argparse
+    import inspect
+
+    from transfer_gui.cli_commands.crossval import add_cv_options
+    from transfer_gui.core.training.config import TrainConfig
+
+    parser = argparse.ArgumentParser()
+    add_cv_options(parser)
+    assert parser.parse_args(["data"]).class_weights == TrainConfig.class_weights
+    default = inspect.signature(cross_validate).parameters["class_weights"].default
+    assert default == TrainConfig.class_weights

@@ -18,6 +18,7 @@ def add_cv_options(c: argparse.ArgumentParser) -> None:
     """Adds the options of `cv` to its subparser `c` (its defaults import torch)."""
     from ..core.crossval import DEFAULT_FOLDS, DEFAULT_SEED
     from ..core.models import DEFAULT_BACKBONE
+    from ..core.training.config import TrainConfig
 
     c.add_argument("data", help="dataset folder (every labelled image is used, splits pooled)")
     c.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
@@ -26,7 +27,8 @@ def add_cv_options(c: argparse.ArgumentParser) -> None:
                    metavar="NAME", help=BackboneName.HELP)
     c.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help="seed of the fold assignment (default: %(default)s)")
-    c.add_argument("--class-weights", choices=("auto", "none"), default="none")
+    c.add_argument("--class-weights", choices=("auto", "none"), default=TrainConfig.class_weights,
+                   help="as in training (default: %(default)s)")
     c.add_argument("--leave-out-empty-classes", action="store_true",
                    help="leave out class folders without a usable image instead of stopping")
     c.add_argument("--cache-dir", help="keep backbone features here and reuse them")

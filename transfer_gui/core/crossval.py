@@ -23,6 +23,7 @@ from .heads import L2_GRID, fit_head, stratified_folds
 from .jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
 from .models import get_backbone
 from .models.registry import build_network
+from .training.config import TrainConfig
 
 DEFAULT_FOLDS = 5
 DEFAULT_SEED = 0
@@ -91,7 +92,8 @@ def check_folds(labels: np.ndarray, class_names: list[str], folds: int) -> None:
 
 def cross_validate(data_dir: str, backbone: str = "efficientnet_lite0", *,
                    folds: int = DEFAULT_FOLDS, seed: int = DEFAULT_SEED,
-                   class_weights: str = "none", leave_out_empty_classes: bool = False,
+                   class_weights: str = TrainConfig.class_weights,
+                   leave_out_empty_classes: bool = False,
                    cache: Optional[FeatureCache] = None,
                    allow_download: bool = False, progress: ProgressCallback = no_progress,
                    cancel: Optional[CancelToken] = None) -> CrossValidation:
