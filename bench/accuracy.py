@@ -98,10 +98,18 @@ def run_one(data: str, method: str, out: str, args) -> None:
     Path(out, "figures.json").write_text(json.dumps(figures))
 
 
+def reference_probe_model():
+    """The reference linear probe: scikit-learn's L-BFGS multinomial logistic regression with C
+    chosen by 5-fold CV on the rows it is fitted on (also used by head_vs_probe.py)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegressionCV
+
+    return LogisticRegressionCV(Cs=np.logspace(-3, 3, 13), cv=5, max_iter=5000)
+
+
 def reference_probe(data: str, backbone: str) -> dict:
     """scikit-learn's LogisticRegressionCV on the cached centre features (train -> val/test)."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegressionCV
     from sklearn.metrics import balanced_accuracy_score
 
     from transfer_gui.core.data import scan_dataset
@@ -115,7 +123,7 @@ def reference_probe(data: str, backbone: str) -> dict:
     y = np.array([s.label for s in scan.samples])
     x = feats.center(range(len(y)))
     train = split_of == "train"
-    model = LogisticRegressionCV(Cs=np.logspace(-3, 3, 13), cv=5, max_iter=5000).fit(x[train], y[train])
+    model = reference_probe_model().fit(x[train], y[train])
     out = {"seconds": time.perf_counter() - started, "C": float(model.C_[0])}
     for split in ("val", "test"):
         rows = split_of == split

@@ -23,10 +23,10 @@ import numpy as np
 
 try:
     from . import _common as common
-    from .accuracy import DATASETS, make_dataset
+    from .accuracy import DATASETS, make_dataset, reference_probe_model
 except ImportError:  # run as a script: bench/ is on sys.path
     import _common as common
-    from accuracy import DATASETS, make_dataset
+    from accuracy import DATASETS, make_dataset, reference_probe_model
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,7 +52,6 @@ def features_of(data: str, backbone: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def compare(x: np.ndarray, y: np.ndarray, folds: int, repeats: int) -> dict[str, list[float]]:
-    from sklearn.linear_model import LogisticRegressionCV
     from sklearn.metrics import balanced_accuracy_score
 
     from transfer_gui.core.heads import fit_head, stratified_folds
@@ -68,8 +67,8 @@ def compare(x: np.ndarray, y: np.ndarray, folds: int, repeats: int) -> dict[str,
                 preds[f"head_{weights}"] = head.logits(x[held_out]).argmax(1)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
-                probe = LogisticRegressionCV(Cs=np.logspace(-3, 3, 13), cv=5, max_iter=5000)
-                preds["sklearn"] = probe.fit(x[train], y[train]).predict(x[held_out])
+                preds["sklearn"] = reference_probe_model().fit(x[train], y[train]).predict(
+                    x[held_out])
             print(f"  fold done (repeat {seed + 1}): " + ", ".join(
                 f"{n} {float((p == y[held_out]).mean()):.3f}" for n, p in preds.items()), flush=True)
             for name, pred in preds.items():
