@@ -148,17 +148,16 @@ def test_picker_stays_for_a_run_without_scores(qtbot, make_window, two_runs):
 
 
 def test_an_unreadable_run_is_reported_and_the_selection_kept(qtbot, make_window, two_runs,
-                                                              tmp_path, monkeypatch):
+                                                              tmp_path):
     first, second = two_runs
     window = make_window()
     finish(window, first)
     finish(window, second)
     window.state.set_runs([tmp_path / "gone", second.run_dir])  # as if its folder went away
     window.state.set_result(second)
-    warned = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
     window.results_page.run_picker.choose(0)
-    assert warned and "gone" in warned[0]
+    warned = window.results_page.run_picker.findChild(QMessageBox, "runError")
+    assert warned is not None and "gone" in warned.text()
     assert window.state.result is second
     assert window.results_page.run_picker.combo.currentIndex() == 1
 

@@ -99,11 +99,11 @@ def test_closing_with_unsaved_runs_asks(qtbot, make_window, finished_run, monkey
     assert not window.isVisible() and target.is_file()
 
 
-def test_a_corrupt_project_shows_an_error_and_changes_nothing(make_window, tmp_path, monkeypatch):
+def test_a_corrupt_project_shows_an_error_and_changes_nothing(make_window, tmp_path):
     bad = tmp_path / "bad.tgproj"
     bad.write_bytes(b"not a zip")
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
     window = make_window()
     assert not window.projects.open(str(bad))
-    assert shown and window.state.result is None and window.projects.path is None
+    shown = window.findChild(QMessageBox, "projectError")
+    assert shown is not None and "bad.tgproj" in shown.text()
+    assert window.state.result is None and window.projects.path is None

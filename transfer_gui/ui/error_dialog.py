@@ -5,6 +5,7 @@ text a dialog shows and into its Details section, where a helper can still read 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Optional
 
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -48,4 +49,32 @@ def show_error(parent: Optional[QWidget], title: str, message: str, details: str
     if object_name:
         box.setObjectName(object_name)
     box.open()
+    return box
+
+
+# A closing "(…: …)" quoted from a library: "(not a readable zip: File is not a zip file)".
+_QUOTED_CAUSE = re.compile(r"\s*\((?:[^()]|\([^()]*\))*:(?:[^()]|\([^()]*\))*\)(?=\.?\s*$)")
+
+
+def user_error_message(exc: BaseException) -> str:
+    """The plain sentence of an exception from the core: no error codes or variable names, no
+    cause quoted from a library, and a file named by its name alone (its folder is in the
+    details)."""
+    text = plain_message(str(exc))
+    text = _QUOTED_CAUSE.sub("", text).rstrip()
+    if text and text[-1] not in ".!?":
+        text += "."
+    path = getattr(exc, "path", None)
+    if path and str(path) in text and Path(path).name:
+        text = text.replace(str(path), f"“{Path(path).name}”")
+    return text
+
+
+def show_exception(parent: Optional[QWidget], title: str, exc: BaseException,
+                   informative: str = "", icon: QMessageBox.Icon = QMessageBox.Icon.Warning,
+                   object_name: str = "") -> QMessageBox:
+    """`show_error` for an exception: its plain sentence shown, its full text under Details."""
+    box = show_error(parent, title, user_error_message(exc), informative=informative, icon=icon,
+                     object_name=object_name)
+    box.setDetailedText(str(exc))
     return box

@@ -21,6 +21,7 @@ from transfer_gui.core.errors import UserError
 from transfer_gui.core.models import backbone_names
 from transfer_gui.core.project import PROJECT_SUFFIX, Project, load_project, save_project
 from transfer_gui.core.training.engine import TrainingResult
+from transfer_gui.ui.error_dialog import show_exception
 
 from .unsaved_runs import DISCARD, OPEN, UnsavedRuns, ask_about_unsaved_runs
 
@@ -178,7 +179,9 @@ class ProjectController(QObject):
         try:
             save_project(path, Project(path.stem, Path(data_dir) if data_dir else None, list(self.runs)))
         except UserError as exc:
-            QMessageBox.warning(self.window, self.tr("Save project"), str(exc))
+            show_exception(self.window, self.tr("Save project"), exc, object_name="projectError",
+                           informative=self.tr("Choose a folder you can write to, with free space, "
+                                               "in File > Save project as…"))
             return False
         self.path, self.dirty = path, False
         self.unsaved.remove(self.runs)  # they are in the project file now
@@ -200,7 +203,7 @@ class ProjectController(QObject):
             if project.dataset_missing and not self._relocate(project):
                 return False
         except UserError as exc:
-            QMessageBox.warning(self.window, self.tr("Open project"), str(exc))
+            show_exception(self.window, self.tr("Open project"), exc, object_name="projectError")
             return False
         self.path = Path(path)
         self.window.state.set_runs(project.runs)
@@ -271,7 +274,7 @@ class ProjectController(QObject):
                 window.state.set_result(None)
         except UserError as exc:
             window.state.set_result(None)
-            QMessageBox.warning(window, self.tr("Open project"), str(exc))
+            show_exception(window, self.tr("Open project"), exc, object_name="projectError")
         self.update_title()
         self._land_when_ready()
 

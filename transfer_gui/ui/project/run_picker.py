@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMessageBox, QSizePolicy,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
 
+from transfer_gui.ui.error_dialog import show_exception
 from transfer_gui.ui.state import AppState
 
 
@@ -128,5 +128,6 @@ class RunPicker(QWidget):
         try:
             self.state.select_run(run)
         except UserError as exc:
-            QMessageBox.warning(self, self.tr("Show run"), str(exc))
+            show_exception(self, self.tr("Show run"), exc, object_name="runError",
+                           informative=self.tr("Its folder may have been moved or deleted."))
             self._show_selected()
