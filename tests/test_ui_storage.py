@@ -96,8 +96,11 @@ def test_new_runs_go_to_the_outputs_folder(qtbot, tmp_path, qt_test_paths):
     qtbot.addWidget(window, before_close_func=forget_unsaved_runs)
     try:
         assert window.train_page.runs_root == tmp_path / "mine" / "runs"
+        window.open_compare()
+        assert window.compare_view.app_runs_root == tmp_path / "mine" / "runs"
         window.storage_rows.set_folder(str(tmp_path / "other"))
         assert window.train_page.runs_root == tmp_path / "other" / "runs"
+        assert window.compare_view.app_runs_root == tmp_path / "other" / "runs"  # Compare modes
         assert window.settings_page.isAncestorOf(window.storage_rows)  # on the Settings page
     finally:
         core_output_folder.set_output_folder(None)

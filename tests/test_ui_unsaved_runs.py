@@ -80,7 +80,7 @@ def test_closing_during_training_then_cancel_keeps_the_window_and_the_run(
     assert window.isVisible() and window.projects.dirty
     qtbot.waitUntil(lambda: not window.state.training, timeout=10_000)
     assert window.state.run_index(run_dir) == 0 and len(window.state.runs) == 1
-    assert not window.train_page._closing  # a later Stop scores its run again
+    assert not window.train_page.closing  # a later Stop scores its run again
 
 
 def test_the_next_start_offers_runs_never_saved(qtbot, make_window, finished_run, monkeypatch):

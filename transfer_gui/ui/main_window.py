@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
         """The user chose another outputs folder in Settings: new runs go there."""
         self.train_page.runs_root = folder / "runs"
         if self.compare_view is not None:  # its Compare modes runs too (bound once, on creation)
-            self.compare_view._app_runs_root = self.train_page.runs_root
+            self.compare_view.set_app_runs_root(self.train_page.runs_root)
 
     def _remember_choices(self) -> None:
         self.settings.setValue("choices/backbone", self.state.backbone)
@@ -280,7 +280,7 @@ class MainWindow(QMainWindow):
             self.train_page.shutdown()  # stops (without scoring) and waits for the thread
             self.projects.add_stopped_run(self.train_page.run_dir)  # a run like any other
         if not self.projects.maybe_save():
-            self.train_page._closing = False  # staying open: a later Stop scores its run again
+            self.train_page.cancel_close()  # staying open
             event.ignore()
             return
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -382,6 +382,15 @@ class CompareView(ModeComparison, QWidget):
         state.runsChanged.connect(self.show_project_runs)
         self._update_buttons()
 
+    @property
+    def app_runs_root(self) -> Optional[Path]:
+        """Where Compare modes saves its runs (None until bound to the app)."""
+        return self._app_runs_root
+
+    def set_app_runs_root(self, runs_root: str | Path) -> None:
+        """Compare modes saves its runs here from now on (the outputs folder changed)."""
+        self._app_runs_root = Path(runs_root)
+
     def show_project_runs(self) -> None:
         """Show the project's runs in order, then the run folders added by hand; the runs of a
         project that is no longer open are dropped."""

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox,
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from transfer_gui.core.cli_progress import format_duration
@@ -168,7 +168,10 @@ class TrainPage(WizardPage):
         try:
             config = self.state.config()
         except Exception as exc:
-            QMessageBox.warning(self, self.tr("Settings"), str(exc))
+            from transfer_gui.ui.error_dialog import show_exception
+
+            show_exception(self, self.tr("Settings"), exc, object_name="settingsError",
+                           informative=self.tr("Change it on the Settings step, then start again."))
             return
         self.run_dir = self.runs_root / self.state.run_folder_name()
         self.reset_view(config.epochs)
@@ -331,3 +334,13 @@ class TrainPage(WizardPage):
         """Window closing: stop without scoring, and wait for the thread to end."""
         self._closing = True
         self.runner.shutdown()
+
+    @property
+    def closing(self) -> bool:
+        """True after `shutdown` (the window is closing): a run stopped now is not scored."""
+        return self._closing
+
+    def cancel_close(self) -> None:
+        """The window stays open after all (the unsaved-runs question was cancelled): a later
+        run, or Stop, scores its model again."""
+        self._closing = False
