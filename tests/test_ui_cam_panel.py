@@ -20,7 +20,7 @@ from ui_helpers import forget_unsaved_runs  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
-from transfer_gui.ui.cam import cam_job  # noqa: E402
+from transfer_gui.core.jobs import explain as cam_job  # noqa: E402
 from transfer_gui.ui.cam.cam_panel import CamPanel  # noqa: E402
 from transfer_gui.ui.main_window import MainWindow, cam_layers_for, grid_sources_for  # noqa: E402
 

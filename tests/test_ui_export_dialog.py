@@ -19,7 +19,7 @@ from transfer_gui.core.export.check import CheckResult, ExportCheckError  # noqa
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
-from transfer_gui.ui.export import export_dialog  # noqa: E402
+from transfer_gui.core.jobs import export as export_job_module  # noqa: E402
 from transfer_gui.ui.export.export_dialog import ExportDialog  # noqa: E402
 
 
@@ -47,8 +47,8 @@ def export(qtbot, dialog, fmt, out):
 
 def test_torchscript_export_is_verified_off_the_gui_thread(qtbot, dialog, tmp_path, monkeypatch):
     threads = []
-    real = export_dialog.export_run
-    monkeypatch.setattr(export_dialog, "export_run",
+    real = export_job_module.export_run
+    monkeypatch.setattr(export_job_module, "export_run",
                         lambda *a, **k: threads.append(threading.get_ident()) or real(*a, **k))
     assert dialog.path_edit.text().endswith("run.pt")  # a default next to the run
     export(qtbot, dialog, "torchscript", tmp_path / "out" / "model.pt")

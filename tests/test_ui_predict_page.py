@@ -25,7 +25,7 @@ from transfer_gui.core.models import register_backbone, unregister_backbone
 from transfer_gui.core.predict import collect_images, predict_images
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import train_run
-from transfer_gui.ui.predict import predict_job
+from transfer_gui.core.jobs import predict as predict_job
 from transfer_gui.ui import thumbnails
 from transfer_gui.ui.predict import predict_page
 from transfer_gui.ui.predict.predict_page import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED,

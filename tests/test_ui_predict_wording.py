@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from transfer_gui.core.predict import Prediction
 from transfer_gui.ui.model_in_use import ModelInUse
-from transfer_gui.ui.predict.predict_job import top_text, write_predictions_csv
+from transfer_gui.ui.predict.predict_rows import top_text, write_predictions_csv
 from transfer_gui.ui.state import AppState
 
 

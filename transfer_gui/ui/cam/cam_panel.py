@@ -5,7 +5,7 @@ image's true class beside the prediction, so a mistake reads as one; the edges t
 saw (it looks at the centre square) greyed out; method, class, layer, colormap and opacity on
 two rows (the window fits 1000 px); save the overlay (never into the dataset,
 overlay_destination); a grid of the chosen class's images with their overlays. Maps are
-computed off the GUI thread (cam_job); changing colormap or opacity only redraws.
+computed off the GUI thread (core/jobs/explain.py); changing colormap or opacity only redraws.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMessageBox, QT
                                QVBoxLayout, QWidget)
 
 from transfer_gui.core.cam.overlay import colorize, overlay
+from transfer_gui.core.jobs.explain import PanelExplanation, explain_job
 
 from .cam_controls import CamControls
-from .cam_job import PanelExplanation, explain_job
 from .cam_views import ColourBar, ImageView, veil_unseen
 from .class_grid import ClassGrid
 from .overlay_destination import ask_overlay_path, dataset_of_model

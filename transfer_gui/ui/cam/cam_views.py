@@ -7,15 +7,20 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from transfer_gui.core.cam.overlay import colorbar
 
-from .cam_job import to_qimage
-
 VEIL_GREY = 150  # the grey the unseen edges fade to
 VEIL_STRENGTH = 0.7  # 0 keeps them as they are, 1 makes them flat grey
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """uint8 (H, W, 3) -> a QImage that owns its pixels (safe to pass between threads)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w, _ = rgb.shape
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 def veil_unseen(rgb: np.ndarray, seen: Optional[np.ndarray]) -> np.ndarray:

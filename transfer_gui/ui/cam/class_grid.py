@@ -1,5 +1,5 @@
 """The CAM panel's "Grid of a class" tab: overlays for several images of one class, computed
-off the GUI thread (cam_job); double-click one to explain it on its own."""
+off the GUI thread (core/jobs/explain.py); double-click one to explain it on its own."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
                                QSpinBox, QVBoxLayout, QWidget)
 
 from transfer_gui.core.cam.overlay import overlay
+from transfer_gui.core.jobs.explain import explain_job
 
-from .cam_job import explain_job, to_qimage
-from .cam_views import veil_unseen
+from .cam_views import to_qimage, veil_unseen
 from transfer_gui.ui.workers import TaskRunner
 
 

@@ -17,8 +17,9 @@ from PySide6.QtWidgets import (
                                QTableWidgetItem, QVBoxLayout, QWidget,
                                )
 
-from transfer_gui.core.data import DatasetScan, scan_dataset
+from transfer_gui.core.data import DatasetScan
 from transfer_gui.core.errors import EmptyClassError
+from transfer_gui.core.jobs.scan import scan_job
 
 from transfer_gui.ui.error_dialog import plain_message
 from transfer_gui.ui.guide.first_run_hint import FirstRunHint
@@ -41,16 +42,6 @@ QLabel#warnings { background: #fff7dc; color: #5c4600; border: 1px solid #ecd58c
 QLabel#dropzone { border: 2px dashed palette(mid); border-radius: 12px; color: palette(dark);
                   font-size: 12pt; padding: 48px; }
 """
-
-
-def scan_job(state, folder: str, leave_out_empty: bool = False) -> DatasetScan | EmptyClassError:
-    """Scan `folder` in a worker thread (reports progress, honours cancel). Empty class folders
-    come back as the EmptyClassError (not a failure): the page offers to leave them out."""
-    try:
-        return scan_dataset(folder, leave_out_empty_classes=leave_out_empty,
-                            progress=state.progress, cancel=state.cancel)
-    except EmptyClassError as error:
-        return error
 
 
 def load_recent(settings: QSettings) -> list[str]:

@@ -16,8 +16,9 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDia
                                QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton,
                                QVBoxLayout, QWidget)
 
-from transfer_gui.core.export import ExportResult, export_run
+from transfer_gui.core.export import ExportResult
 from transfer_gui.core.jobs import Progress
+from transfer_gui.core.jobs.export import export_job
 
 from transfer_gui.ui.shortcuts import add_close_shortcuts
 from transfer_gui.ui.folders import open_folder
@@ -27,11 +28,6 @@ SUFFIX = {"torchscript": ".pt", "onnx": ".onnx", "bundle": "_bundle"}
 OK_STYLE = "color: #1b7f3b;"
 ERROR_STYLE = "color: #b3261e; font-weight: bold;"
 UNVERIFIED_STYLE = "color: #a15c00; font-weight: bold;"
-
-
-def export_job(state, run_dir: str, fmt: str, out: str) -> ExportResult:
-    """Worker-thread job: export and check (ExportCheckError ends it as a failure)."""
-    return export_run(run_dir, fmt, out, progress=state.progress, cancel=state.cancel)
 
 
 class ExportDialog(QDialog):

@@ -11,29 +11,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFileDialog, QGr
                                QVBoxLayout, QWidget)
 
 from transfer_gui.core.jobs import Progress
+from transfer_gui.core.jobs.weights import download_job, import_job
 from transfer_gui.core.models import (BUNDLED, CACHED, DEFAULT_BACKBONE, all_backbones,
-                                      availability, get_backbone, import_weights)
-from transfer_gui.core.models.registry import pretrained_weights_file
+                                      availability, get_backbone)
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
 
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.workers import TaskRunner
 from transfer_gui.ui.wizard_page import WizardPage, heading
-
-
-def download_job(state, name: str) -> str:
-    spec = get_backbone(name)
-
-    def report(done: int, total: Optional[int]) -> None:
-        state.progress(Progress(done / total if total else None,
-                                f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total
-                                else f"{done / 1e6:.1f} MB", stage="download"))
-
-    return str(pretrained_weights_file(spec, progress=report, cancel=state.cancel))
-
-
-def import_job(state, name: str, path: str) -> str:
-    return str(import_weights(get_backbone(name), path))
 
 
 class ModelPage(WizardPage):

@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel,
 
 from transfer_gui.core.data import IMAGE_EXTENSIONS
 from transfer_gui.core.errors import UserError
+from transfer_gui.core.jobs.predict import TOP_K, predict_job
 from transfer_gui.core.predict import Prediction, collect_images
 
-from .predict_job import CSV_COLUMNS, TOP_K, csv_row, predict_job, write_predictions_csv
+from .predict_rows import CSV_COLUMNS, csv_row, write_predictions_csv
 from transfer_gui.ui.model_in_use import ModelInUse
 from .predict_runner import PredictionRunner
 from .predict_table import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED, COL_THUMB, COL_TOP,

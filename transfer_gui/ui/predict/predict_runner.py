@@ -14,8 +14,8 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from transfer_gui.core.jobs import Progress
+from transfer_gui.core.jobs.predict import predict_job
 
-from .predict_job import predict_job
 from transfer_gui.ui.error_dialog import plain_message
 from transfer_gui.ui.workers import TaskRunner
 

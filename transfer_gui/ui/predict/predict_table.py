@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTa
 
 from transfer_gui.core.predict import Prediction
 
-from .predict_job import flag_for, top_text
+from .predict_rows import flag_for, top_text
 from transfer_gui.ui.thumbnails import ThumbnailLoader, placeholder_pixmap, square_pixmap
 
 THUMB = 40

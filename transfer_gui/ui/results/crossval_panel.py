@@ -21,7 +21,7 @@ from transfer_gui.core.crossval import DEFAULT_FOLDS, DEFAULT_SEED, CrossValidat
 from transfer_gui.core.jobs import Progress
 from transfer_gui.core.training.engine import TrainingResult
 
-from .crossval_job import crossval_job
+from transfer_gui.core.jobs.crossval import crossval_job
 from transfer_gui.ui.workers import TaskRunner
 
 COLUMNS = ("Fold", "Images", "Accuracy", "Balanced accuracy", "Macro-F1")

@@ -20,7 +20,7 @@ from transfer_gui.core.training.setup import device_description, pick_device
 from transfer_gui.ui.plots import TrainingPlots
 from transfer_gui.ui.folders import open_folder as show_folder
 from transfer_gui.ui.state import AppState
-from .train_job import train_job
+from transfer_gui.core.jobs.train import train_job
 from transfer_gui.ui.workers import TaskRunner
 from transfer_gui.ui.wizard_page import WizardPage, heading
 

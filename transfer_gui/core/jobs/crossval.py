@@ -1,4 +1,4 @@
-"""The Results page's cross-validation job, run in a worker thread (Qt-free).
+"""The Results page's cross-validation job.
 
 It scores feature extraction with a run's backbone on every labelled image of the run's dataset
 by stratified k-fold cross-validation (core/crossval.py). Backbone features come from the app's

@@ -1,4 +1,4 @@
-"""The training job the Train page runs in its worker thread, and the callback feeding its plots."""
+"""The Train page's job: one training run, and the callback that feeds the page's plots."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from transfer_gui.core.training.engine import TrainingResult, train_run
 from transfer_gui.core.training.loop import Callback
 
 
-class GuiFeed(Callback):
-    """Sends training events to the GUI through the job state (Qt signals, queued).
+class JobFeed(Callback):
+    """Sends training events through the job state (in the GUI: Qt signals, queued).
 
     Batch losses are averaged and sent at most every `interval` seconds, so fast epochs (feature
     extraction runs hundreds of batches a second) do not flood the event loop.
@@ -57,6 +57,6 @@ class GuiFeed(Callback):
 
 
 def train_job(state, config: TrainConfig, run_dir: Path, evaluate_after_stop) -> TrainingResult:
-    """Runs in the worker thread: one training run, reporting through `state`."""
-    return train_run(config, run_dir, callbacks=[GuiFeed(state)], progress=state.progress,
+    """One training run, reporting through `state`."""
+    return train_run(config, run_dir, callbacks=[JobFeed(state)], progress=state.progress,
                      cancel=state.cancel, evaluate_after_cancel=evaluate_after_stop)

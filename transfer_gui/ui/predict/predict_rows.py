@@ -1,7 +1,7 @@
-"""The Predict page's worker-thread job and the row data it produces (flags, CSV rows).
+"""The Predict page's rows in words and in CSV: flags, top-k text, CSV rows (Qt-free).
 
-Qt-free: the job runs in a `TaskRunner` thread and reports through the job state it is given;
-the CSV helpers write the same columns as `transfer-gui predict --csv`.
+The predictions come from `transfer_gui.core.jobs.predict.predict_job`; the CSV helpers write the
+same columns as `transfer-gui predict --csv`, plus the page's "uncertain" column.
 """
 
 from __future__ import annotations
@@ -10,57 +10,16 @@ import csv
 import io
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from transfer_gui.core.atomic import atomic_write
-from transfer_gui.core.jobs import Progress
-from transfer_gui.core.model_file import load_model
-from transfer_gui.core.predict import Prediction, predict_images
+from transfer_gui.core.jobs.predict import TOP_K
+from transfer_gui.core.predict import Prediction
 
-TOP_K = 3
 # The CLI's --csv columns, then the page's own: "uncertain" is "yes" below the page's confidence
 # threshold, "no" above it, "" for an unreadable image.
 CLI_COLUMNS = ["file", "predicted", "probability", *[f"top{i + 1}" for i in range(TOP_K)], "error"]
 CSV_COLUMNS = [*CLI_COLUMNS, "uncertain"]
-
-
-def predict_job(state, model_path: str, files: Sequence[str], batch_size: int,
-                top_k: int = TOP_K) -> int:
-    """Loads the model and predicts `files`, emitting `("rows", [Prediction, ...])` per batch.
-
-    Runs in a worker thread.
-
-    Args:
-        state: The worker's job state (`emit`, `progress`, `cancel`).
-        model_path: The model.pt file to load.
-        files: The image files to predict, in row order.
-        batch_size: How many images go through the model at once (and per "rows" event).
-        top_k: How many of the most likely classes each prediction keeps.
-
-    Returns:
-        How many images were predicted.
-    """
-    state.progress(Progress(None, "Loading the model…", stage="load"))
-    loaded = load_model(model_path)
-    state.cancel.raise_if_cancelled()
-    pending: list[Prediction] = []
-    done = 0
-
-    def flush() -> None:
-        if pending:
-            state.emit("rows", list(pending))
-            pending.clear()
-
-    def progress(p: Progress) -> None:  # called once after each batch: send that batch's rows
-        flush()
-        state.progress(p)
-
-    for prediction in predict_images(loaded, list(files), top_k=top_k, batch_size=batch_size,
-                                     progress=progress, cancel=state.cancel):
-        pending.append(prediction)
-        done += 1
-    flush()
-    return done
 
 
 def flag_for(prediction: Prediction, threshold: float) -> str:

@@ -1,4 +1,4 @@
-"""Worker-thread jobs of the CAM panel: explain images with a saved model, off the GUI thread."""
+"""The CAM panel's job: explain images with a saved model, with display-sized copies for drawing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image
-from PySide6.QtGui import QImage
 
 from transfer_gui.core.cam.explain import Explanation, explain_image
 from transfer_gui.core.cam.overlay import to_original
@@ -29,13 +28,6 @@ def loaded_model(path: str) -> LoadedModel:
             _models.clear()
             _models[key] = load_model(path)
         return _models[key]
-
-
-def to_qimage(rgb: np.ndarray) -> QImage:
-    """uint8 (H, W, 3) -> a QImage that owns its pixels (safe to pass between threads)."""
-    rgb = np.ascontiguousarray(rgb)
-    h, w, _ = rgb.shape
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 @dataclass

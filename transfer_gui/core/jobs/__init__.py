@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .errors import Cancelled
+from transfer_gui.core.errors import Cancelled
 
 
 class CancelToken:
