@@ -12,6 +12,7 @@ pytest.importorskip("pytestqt")
 
 from synthetic import make_color_dataset  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
+from transfer_gui.core.jobs.events import EpochEnded  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
 from transfer_gui.ui.train.train_page import TrainPage  # noqa: E402
@@ -42,7 +43,7 @@ def test_train_page_logs_and_reopens_a_fine_tuning_run(qtbot, tiny_backbone, tmp
     assert "lr" not in result.history[0]
     page = TrainPage(AppState(), runs_root=tmp_path / "runs")
     qtbot.addWidget(page)
-    page._on_event("epoch", PROBE)  # as the worker sends it during a run
+    page._on_event(EpochEnded(PROBE))  # as the worker sends it during a run
     assert "Epoch 0 (feature extraction, before fine-tuning)" in page.log.toPlainText()
     page.state.set_result(result)  # a run chosen elsewhere: its curves are shown
     x, _ = page.plots.curves["val_acc"].getData()

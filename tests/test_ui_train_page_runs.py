@@ -14,6 +14,7 @@ pytest.importorskip("pytestqt")
 
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.jobs import Progress  # noqa: E402
+from transfer_gui.core.jobs.events import EpochEnded  # noqa: E402
 from transfer_gui.ui.state import AppState  # noqa: E402
 from transfer_gui.ui.train.train_page import TrainPage, images_per_second  # noqa: E402
 
@@ -53,8 +54,8 @@ def test_a_new_run_starts_clean_and_stop_says_what_is_kept(qtbot, page):
 
     configure(state, "fine_tuning", epochs=200)
     epochs_seen = []
-    page.runner.event.connect(lambda name, payload: name == "epoch" and epochs_seen.append(
-        (payload["epoch"], page.progress.format())))
+    page.runner.event.connect(lambda e: isinstance(e, EpochEnded) and epochs_seen.append(
+        (e.epoch, page.progress.format())))
     page.start()
     # nothing of the first run is left: facts, bar, curves, axis, log
     assert all(page.labels[k].text() == "–" for k in ("epoch", "eta", "rate", "best"))
@@ -83,8 +84,8 @@ def test_time_left_comes_from_timed_steps(qtbot, page):
     then the estimate; "–" once the run is over."""
     configure(page.state, "fine_tuning", epochs=3, batch_size=8)
     shown = {}
-    page.runner.event.connect(lambda name, payload: name == "epoch" and shown.setdefault(
-        payload["epoch"], page.labels["eta"].text()))
+    page.runner.event.connect(lambda e: isinstance(e, EpochEnded) and shown.setdefault(
+        e.epoch, page.labels["eta"].text()))
     with qtbot.waitSignal(page.trainingFinished, timeout=TIMEOUT):
         page.start()
     assert shown[0] == "estimating…"

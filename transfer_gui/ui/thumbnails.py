@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QStyle, QWidget
 
 from transfer_gui.core.data import ImageReadError, open_image_rgb
+from transfer_gui.core.jobs.events import ThumbnailFailed, ThumbnailMade
 
 from .workers import TaskRunner
 
@@ -30,8 +31,8 @@ def pil_to_qimage(img: Image.Image) -> QImage:
 
 
 def thumbnail_job(state, paths: Sequence[str], size: int) -> int:
-    """Decode and shrink each image; emits ("thumb", (path, QImage)) or ("thumb_failed",
-    (path, reason)). Returns how many thumbnails were made."""
+    """Decode and shrink each image; emits ThumbnailMade(path, QImage) or
+    ThumbnailFailed(path, reason). Returns how many thumbnails were made."""
     made = 0
     for path in paths:
         state.cancel.raise_if_cancelled()
@@ -40,12 +41,12 @@ def thumbnail_job(state, paths: Sequence[str], size: int) -> int:
             img.thumbnail((size, size), Image.Resampling.LANCZOS)
             qimage = pil_to_qimage(img)
         except ImageReadError as error:
-            state.emit("thumb_failed", (path, error.reason))
+            state.emit(ThumbnailFailed(path, error.reason))
         except MemoryError:
-            state.emit("thumb_failed", (path, "not enough memory to decode this image"))
+            state.emit(ThumbnailFailed(path, "not enough memory to decode this image"))
         else:
             made += 1
-            state.emit("thumb", (path, qimage))
+            state.emit(ThumbnailMade(path, qimage))
     return made
 
 
@@ -76,12 +77,12 @@ class ThumbnailLoader(QObject):
         """Cancel and wait for the loading thread(s); False if one would not stop in time."""
         return self._runner.shutdown(timeout_ms)
 
-    @Slot(str, object)
-    def _on_event(self, name: str, payload) -> None:
-        if name == "thumb":
-            self.thumbnailReady.emit(*payload)
-        elif name == "thumb_failed":
-            self.thumbnailFailed.emit(*payload)
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        if isinstance(event, ThumbnailMade):
+            self.thumbnailReady.emit(event.path, event.image)
+        elif isinstance(event, ThumbnailFailed):
+            self.thumbnailFailed.emit(event.path, event.reason)
 
 
 def placeholder_pixmap(size: int, widget: QWidget, broken: bool = False) -> QPixmap:

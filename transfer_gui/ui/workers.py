@@ -1,8 +1,8 @@
 """Run core jobs off the GUI thread: a QObject worker moved to a QThread, with typed signals.
 
 A *job* is a plain function `job(state, *args)` that touches only `state` (Orange3's TaskState
-idea): it reports through `state.progress(...)` and `state.emit(...)`, and honours
-`state.cancel`. `TaskRunner` lives in the GUI thread; its signals are relayed from the worker by
+idea, transfer_gui/core/jobs/state.py): it reports through `state.progress(...)` and
+`state.emit(event)` (a typed event, core/jobs/events.py), and honours `state.cancel`. `TaskRunner` lives in the GUI thread; its signals are relayed from the worker by
 queued connections to its own slots, so whatever connects to the runner runs in the GUI thread.
 Starting a new job cancels the old one and drops its late results. Errors always arrive as
 `failed(message, details)`.
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 class JobState:
-    """What a job sees: a cancel token and thread-safe ways to report (they emit Qt signals)."""
+    """What a job sees (the core's `JobState` protocol): a cancel token and thread-safe ways to
+    report, which emit Qt signals."""
 
     def __init__(self, worker: "Worker") -> None:
         self._worker = worker
@@ -41,16 +42,17 @@ class JobState:
         self._last_progress, self._last_time = progress, now
         self._worker.progress.emit(progress)
 
-    def emit(self, name: str, payload: Any = None) -> None:
-        """Send a named intermediate result (an epoch's metrics, a batch loss, a thumbnail)."""
-        self._worker.event.emit(name, payload)
+    def emit(self, event: Any) -> None:
+        """Send an intermediate result: a typed event (an epoch's metrics, a batch loss, a
+        thumbnail; core/jobs/events.py)."""
+        self._worker.event.emit(event)
 
 
 class Worker(QObject):
     """Runs one job in its thread. Not used directly: TaskRunner makes and owns workers."""
 
     progress = Signal(object)  # transfer_gui.core.jobs.Progress
-    event = Signal(str, object)
+    event = Signal(object)  # a dataclass of transfer_gui.core.jobs.events
     finished = Signal(object)
     failed = Signal(str, str)
     cancelled = Signal(object)
@@ -86,7 +88,7 @@ class TaskRunner(QObject):
 
     started = Signal()
     progress = Signal(object)
-    event = Signal(str, object)
+    event = Signal(object)  # a dataclass of transfer_gui.core.jobs.events
     finished = Signal(object)
     failed = Signal(str, str)
     cancelled = Signal(object)
@@ -162,10 +164,10 @@ class TaskRunner(QObject):
         if self._current():
             self.progress.emit(progress)
 
-    @Slot(str, object)
-    def _on_event(self, name: str, payload: Any) -> None:
+    @Slot(object)
+    def _on_event(self, event: Any) -> None:
         if self._current():
-            self.event.emit(name, payload)
+            self.event.emit(event)
 
     def _end(self, signal, *args: Any) -> None:
         if self._current():
@@ -184,3 +186,4 @@ class TaskRunner(QObject):
     @Slot(object)
     def _on_cancelled(self, result: Any) -> None:
         self._end(self.cancelled, result)
+

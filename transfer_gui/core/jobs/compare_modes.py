@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from transfer_gui.core.errors import Cancelled
 from transfer_gui.core.jobs import Progress
+from transfer_gui.core.jobs.events import RunTrained
 from transfer_gui.core.training.config import MODES, TrainConfig
 from transfer_gui.core.training.time_estimate import SplitSizes, planned_seconds
 
@@ -52,7 +53,7 @@ def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path
     """One training run per mode, same data and backbone; each mode
     with its defaults, `overrides`, then its own `mode_overrides`.
 
-    Emits ("run_done", TrainingResult) after each run; honours `state.cancel` between and within
+    Emits RunTrained(TrainingResult) after each run; honours `state.cancel` between and within
     runs (a run stopped midway is still reported, with the epochs it finished).
 
     Returns:
@@ -80,7 +81,7 @@ def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path
         run_dir = _unique_dir(root, f"{stamp}_{backbone}_{config.mode}")
         result = train_run(config, run_dir, progress=report, cancel=state.cancel)
         done.append(Path(result.run_dir) if getattr(result, "run_dir", None) else run_dir)
-        state.emit("run_done", result)
+        state.emit(RunTrained(result))
         if state.cancel.cancelled or getattr(result, "cancelled", False):
             raise Cancelled()
     return done

@@ -12,6 +12,7 @@ from PIL import Image
 
 from transfer_gui.core.cam.explain import Explanation, explain_image
 from transfer_gui.core.cam.overlay import to_original
+from transfer_gui.core.jobs.events import ExplainFailed, Explained
 from transfer_gui.core.model_file import LoadedModel, load_model
 
 DISPLAY_MAX = 900  # px: the longer side of the images the panel keeps for drawing
@@ -65,7 +66,7 @@ def for_display(explanation: Explanation, preprocessing=None) -> PanelExplanatio
 
 def explain_job(state, model_path: str, paths: Sequence[str], method: str,
                 target: Optional[int | str], layer: Optional[str]) -> int:
-    """Explain each image; emits ("explained", PanelExplanation) or ("failed", (path, reason))."""
+    """Explain each image; emits Explained(PanelExplanation) or ExplainFailed(path, reason)."""
     model = loaded_model(model_path)
     done = 0
     for path in paths:
@@ -74,8 +75,8 @@ def explain_job(state, model_path: str, paths: Sequence[str], method: str,
             with _lock:
                 explanation = explain_image(model, path, method=method, target=target, layer=layer)
         except Exception as exc:  # a bad image or choice: report it, go on with the others
-            state.emit("failed", (path, getattr(exc, "reason", None) or str(exc)))
+            state.emit(ExplainFailed(path, getattr(exc, "reason", None) or str(exc)))
             continue
-        state.emit("explained", for_display(explanation, model.spec.preprocessing))
+        state.emit(Explained(for_display(explanation, model.spec.preprocessing)))
         done += 1
     return done

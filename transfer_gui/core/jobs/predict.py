@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from transfer_gui.core.jobs import Progress
+from transfer_gui.core.jobs.events import PredictedRows
 from transfer_gui.core.model_file import load_model
 from transfer_gui.core.predict import Prediction, predict_images
 
@@ -13,13 +14,13 @@ TOP_K = 3  # how many of the most likely classes a prediction keeps
 
 def predict_job(state, model_path: str, files: Sequence[str], batch_size: int,
                 top_k: int = TOP_K) -> int:
-    """Loads the model and predicts `files`, emitting `("rows", [Prediction, ...])` per batch.
+    """Loads the model and predicts `files`, emitting `PredictedRows([Prediction, ...])` per batch.
 
     Args:
         state: The job state (`emit`, `progress`, `cancel`).
         model_path: The model.pt file to load.
         files: The image files to predict, in row order.
-        batch_size: How many images go through the model at once (and per "rows" event).
+        batch_size: How many images go through the model at once (and per PredictedRows event).
         top_k: How many of the most likely classes each prediction keeps.
 
     Returns:
@@ -33,7 +34,7 @@ def predict_job(state, model_path: str, files: Sequence[str], batch_size: int,
 
     def flush() -> None:
         if pending:
-            state.emit("rows", list(pending))
+            state.emit(PredictedRows(list(pending)))
             pending.clear()
 
     def progress(p: Progress) -> None:  # called once after each batch: send that batch's rows

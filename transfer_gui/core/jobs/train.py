@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from transfer_gui.core.jobs.events import BatchLoss, EpochEnded, FitStarted, TrainingStopped
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import TrainingResult, train_run
 from transfer_gui.core.training.loop import Callback
@@ -27,7 +28,7 @@ class JobFeed(Callback):
         self._last_sent = 0.0
 
     def before_fit(self, trainer) -> None:
-        self.state.emit("fit", {"epochs": trainer.epochs, "num_batches": trainer.num_batches})
+        self.state.emit(FitStarted(trainer.epochs, trainer.num_batches))
         self._window_start = self._last_sent = time.perf_counter()
 
     def after_batch(self, trainer) -> None:
@@ -38,7 +39,7 @@ class JobFeed(Callback):
         if now - self._last_sent >= self.interval or last_of_epoch:
             x = trainer.epoch + (trainer.batch_index + 1) / trainer.num_batches
             rate = self._samples / max(now - self._window_start, 1e-9)
-            self.state.emit("batch", (x, sum(self._losses) / len(self._losses), rate,
+            self.state.emit(BatchLoss(x, sum(self._losses) / len(self._losses), rate,
                                       len(self._losses)))
             self._losses, self._samples = [], 0
             self._window_start = self._last_sent = now
@@ -50,10 +51,10 @@ class JobFeed(Callback):
         self._window_start = time.perf_counter()
 
     def after_epoch(self, trainer) -> None:
-        self.state.emit("epoch", {"epoch": trainer.epoch + 1, **trainer.metrics})
+        self.state.emit(EpochEnded({"epoch": trainer.epoch + 1, **trainer.metrics}))
 
     def after_cancel(self, trainer) -> None:
-        self.state.emit("stopped", trainer.epoch + 1)
+        self.state.emit(TrainingStopped(trainer.epoch + 1))
 
 
 def train_job(state, config: TrainConfig, run_dir: Path, evaluate_after_stop) -> TrainingResult:

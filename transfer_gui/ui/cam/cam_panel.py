@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMessageBox, QT
                                QVBoxLayout, QWidget)
 
 from transfer_gui.core.cam.overlay import colorize, overlay
+from transfer_gui.core.jobs.events import ExplainFailed, Explained
 from transfer_gui.core.jobs.explain import PanelExplanation, explain_job
 
 from .cam_controls import CamControls
@@ -168,16 +169,16 @@ class CamPanel(QWidget):
         self.runner.start(explain_job, self.model_path, [self.path], self.method.currentData(),
                           self.target.currentData(), self.layer.currentData())
 
-    def _on_event(self, name: str, payload) -> None:
-        if name == "explained":
-            self.current = payload
+    def _on_event(self, event) -> None:
+        if isinstance(event, Explained):
+            self.current = event.item
             self.redraw()
-            self._describe(payload)
+            self._describe(event.item)
             self.save_button.setEnabled(True)
-            self.explained.emit(payload)
-        elif name == "failed":
-            path, reason = payload
-            self.info.setText(self.tr("Cannot explain {p}: {r}").format(p=Path(path).name, r=reason))
+            self.explained.emit(event.item)
+        elif isinstance(event, ExplainFailed):
+            self.info.setText(self.tr("Cannot explain {p}: {r}").format(p=Path(event.path).name,
+                                                                        r=event.reason))
 
     def true_class_of(self, path: str) -> Optional[str]:
         """The class of an image of the run's evaluation split, or of an image in a folder

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
                                QSpinBox, QVBoxLayout, QWidget)
 
 from transfer_gui.core.cam.overlay import overlay
+from transfer_gui.core.jobs.events import Explained
 from transfer_gui.core.jobs.explain import explain_job
 
 from .cam_views import to_qimage, veil_unseen
@@ -61,9 +62,10 @@ class ClassGrid(QWidget):
         self._alpha, self._colormap = alpha, colormap
         self.runner.start(explain_job, model_path, list(paths), method, target, layer)
 
-    def _on_event(self, name: str, payload) -> None:
-        if name != "explained":
+    def _on_event(self, event) -> None:
+        if not isinstance(event, Explained):
             return
+        payload = event.item
         e = payload.explanation
         over = overlay(payload.display_image, payload.display_map, alpha=self._alpha,
                        colormap=self._colormap)

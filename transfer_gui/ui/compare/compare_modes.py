@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QProgressBar, QPushButto
 
 from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.compare_modes import compare_modes_job, estimate_job, mode_configs
+from transfer_gui.core.jobs.events import RunTrained
 from transfer_gui.core.training.config import MODES, TrainConfig
 from transfer_gui.ui.workers import TaskRunner
 
@@ -216,11 +217,12 @@ class ModeComparison:
             self.progress_bar.setValue(int(round(progress.fraction * 1000)))
         self.status.setText(progress.message)
 
-    def _on_event(self, name: str, payload: Any) -> None:
-        if name == "run_done":
-            self.add_runs([getattr(payload, "run_dir", payload)])
-            if getattr(payload, "best", None) is not None:  # it saved a model
-                self.runTrained.emit(payload)
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, RunTrained):
+            result = event.result
+            self.add_runs([getattr(result, "run_dir", result)])
+            if getattr(result, "best", None) is not None:  # it saved a model
+                self.runTrained.emit(result)
 
     def _end(self, message: str) -> None:
         self.running_row.hide()

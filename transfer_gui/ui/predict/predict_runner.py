@@ -14,6 +14,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from transfer_gui.core.jobs import Progress
+from transfer_gui.core.jobs.events import PredictedRows
 from transfer_gui.core.jobs.predict import predict_job
 
 from transfer_gui.ui.error_dialog import plain_message
@@ -131,12 +132,12 @@ class PredictionRunner(QWidget):
         self.stop_button.setEnabled(running)
         self.runningChanged.emit(running)
 
-    @Slot(str, object)
-    def _on_event(self, name: str, payload) -> None:
-        if name == "rows" and not self._discard:
-            self.rowsReady.emit(payload)
-            self._job_done += len(payload)
-            self._job_unreadable += sum(1 for p in payload if p.error)
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        if isinstance(event, PredictedRows) and not self._discard:
+            self.rowsReady.emit(event.rows)
+            self._job_done += len(event.rows)
+            self._job_unreadable += sum(1 for p in event.rows if p.error)
             self.progress_bar.setValue(self._job_done)
 
     @Slot(object)

@@ -20,6 +20,7 @@ from transfer_gui.core.training.setup import device_description, pick_device
 from transfer_gui.ui.plots import TrainingPlots
 from transfer_gui.ui.folders import open_folder as show_folder
 from transfer_gui.ui.state import AppState
+from transfer_gui.core.jobs.events import BatchLoss, EpochEnded, FitStarted, TrainingStopped
 from transfer_gui.core.jobs.train import train_job
 from transfer_gui.ui.workers import TaskRunner
 from transfer_gui.ui.wizard_page import WizardPage, heading
@@ -219,13 +220,13 @@ class TrainPage(WizardPage):
             return self.tr("estimating…")
         return format_duration(progress.eta_seconds)
 
-    def _on_event(self, name: str, payload: Any) -> None:
-        if name == "batch":
-            x, loss, rate, batches = payload
-            self.plots.add_batch(x, loss, batches)
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, BatchLoss):
+            self.plots.add_batch(event.x, event.loss, event.batches)
             if self.state.mode != "feature_extraction":  # there, images/s is the feature pass's
-                self.labels["rate"].setText(images_per_second(rate))
-        elif name == "epoch":
+                self.labels["rate"].setText(images_per_second(event.rate))
+        elif isinstance(event, EpochEnded):
+            payload = event.metrics
             self.plots.add_epoch(payload)
             self.labels["epoch"].setText(f"{payload['epoch']}/{self._epochs}")
             best = max(self.plots.series["val_acc"].view()[1], default=0.0)
@@ -238,13 +239,13 @@ class TrainPage(WizardPage):
                     e=payload["epoch"], start=start, tl=payload["train_loss"],
                     ta=payload["train_acc"], vl=payload["val_loss"], va=payload["val_acc"],
                     s=payload.get("seconds", 0.0)))
-        elif name == "stopped":
+        elif isinstance(event, TrainingStopped):
             if self._stop_clicked_at is not None:
                 self.stop_latency = time.perf_counter() - self._stop_clicked_at
             self.append_log(self.tr("Stopped during epoch {e}; scoring the best model.").format(
-                e=payload))
-        elif name == "fit":
-            self._epochs = payload["epochs"]
+                e=event.epoch))
+        elif isinstance(event, FitStarted):
+            self._epochs = event.epochs
             self.plots.set_epochs(self._epochs)
 
     def outcome_text(self, result: Optional[TrainingResult]) -> str:
