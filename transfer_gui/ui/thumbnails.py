@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QStyle, Q
 from transfer_gui.core.data import ImageReadError, open_image_rgb
 from transfer_gui.core.jobs.events import ThumbnailFailed, ThumbnailMade
 
-from .workers import TaskRunner
+from .workers import JobHost
 
 
 def pil_to_qimage(img: Image.Image) -> QImage:
@@ -50,7 +50,7 @@ def thumbnail_job(state, paths: Sequence[str], size: int) -> int:
     return made
 
 
-class ThumbnailLoader(QObject):
+class ThumbnailLoader(QObject, JobHost):
     """Loads thumbnails in a background thread; one request at a time."""
 
     thumbnailReady = Signal(str, QImage)  # path, image (at most size x size, aspect kept)
@@ -59,9 +59,10 @@ class ThumbnailLoader(QObject):
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
-        self._runner = TaskRunner(self)
-        self._runner.event.connect(self._on_event)
-        self._runner.stopped.connect(self.finished)
+        self._runner = self.make_runner(
+            events={ThumbnailMade: lambda e: self.thumbnailReady.emit(e.path, e.image),
+                    ThumbnailFailed: lambda e: self.thumbnailFailed.emit(e.path, e.reason)},
+            stopped=self.finished)
 
     def request(self, paths: Sequence[str], size: int) -> None:
         """Load thumbnails of `paths`, each fitting in size x size; cancels the last request."""
@@ -76,13 +77,6 @@ class ThumbnailLoader(QObject):
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel and wait for the loading thread(s); False if one would not stop in time."""
         return self._runner.shutdown(timeout_ms)
-
-    @Slot(object)
-    def _on_event(self, event) -> None:
-        if isinstance(event, ThumbnailMade):
-            self.thumbnailReady.emit(event.path, event.image)
-        elif isinstance(event, ThumbnailFailed):
-            self.thumbnailFailed.emit(event.path, event.reason)
 
 
 def placeholder_pixmap(size: int, widget: QWidget, broken: bool = False) -> QPixmap:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
@@ -187,3 +187,42 @@ class TaskRunner(QObject):
     def _on_cancelled(self, result: Any) -> None:
         self._end(self.cancelled, result)
 
+
+RUNNER_SIGNALS = ("started", "progress", "event", "finished", "failed", "cancelled", "stopped")
+
+
+class JobHost:
+    """Mixin for a QObject that runs jobs: `make_runner` makes a `TaskRunner` owned by the host
+    and wires its signals from one declarative mapping, instead of a connect() per signal.
+
+    Example:
+        self.runner = self.make_runner(progress=self._on_progress, finished=self._on_done,
+                                       events={EpochEnded: self._on_epoch})
+    """
+
+    def make_runner(self, *, events: Optional[Mapping[type, Callable[[Any], Any]]] = None,
+                    **handlers: Callable[..., Any]) -> TaskRunner:
+        """A runner whose signals call `handlers` (keyword = signal name: started, progress,
+        event, finished, failed, cancelled, stopped; handlers take that signal's arguments).
+
+        `events` maps event types (core/jobs/events.py) to handlers taking the event: each event
+        goes to the handler of its type (or of a base class); others are ignored.
+        """
+        unknown = set(handlers) - set(RUNNER_SIGNALS)
+        if unknown:
+            raise ValueError(f"unknown runner signal(s) {sorted(unknown)}; "
+                             f"choose from {', '.join(RUNNER_SIGNALS)}")
+        runner = TaskRunner(self)  # type: ignore[arg-type]  (the host is a QObject)
+        for name, handler in handlers.items():
+            getattr(runner, name).connect(handler)
+        if events:
+            routes = dict(events)
+
+            def dispatch(event: Any) -> None:
+                for kind in type(event).__mro__:
+                    if kind in routes:
+                        routes[kind](event)
+                        return
+
+            runner.event.connect(dispatch)
+        return runner

@@ -27,10 +27,10 @@ from .cam_controls import CamControls
 from .cam_views import ColourBar, ImageView, veil_unseen
 from .class_grid import ClassGrid
 from .overlay_destination import ask_overlay_path, dataset_of_model
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 
 
-class CamPanel(QWidget):
+class CamPanel(QWidget, JobHost):
     """A window explaining one image at a time, or a grid of one class's images."""
 
     explained = Signal(object)  # PanelExplanation of the single-image view
@@ -52,9 +52,9 @@ class CamPanel(QWidget):
         self.grid_sources: dict[str, list[str]] = {}  # class -> image paths for the grid
         self.current: Optional[PanelExplanation] = None
         self.path: Optional[str] = None
-        self.runner = TaskRunner(self)
-        self.runner.event.connect(self._on_event)
-        self.runner.failed.connect(lambda msg, _: self.info.setText(self.tr("Failed: ") + msg))
+        self.runner = self.make_runner(
+            events={Explained: self._on_explained, ExplainFailed: self._on_explain_failed},
+            failed=lambda msg, _: self.info.setText(self.tr("Failed: ") + msg))
 
         self.controls = CamControls()
         c = self.controls
@@ -169,16 +169,16 @@ class CamPanel(QWidget):
         self.runner.start(explain_job, self.model_path, [self.path], self.method.currentData(),
                           self.target.currentData(), self.layer.currentData())
 
-    def _on_event(self, event) -> None:
-        if isinstance(event, Explained):
-            self.current = event.item
-            self.redraw()
-            self._describe(event.item)
-            self.save_button.setEnabled(True)
-            self.explained.emit(event.item)
-        elif isinstance(event, ExplainFailed):
-            self.info.setText(self.tr("Cannot explain {p}: {r}").format(p=Path(event.path).name,
-                                                                        r=event.reason))
+    def _on_explained(self, event: Explained) -> None:
+        self.current = event.item
+        self.redraw()
+        self._describe(event.item)
+        self.save_button.setEnabled(True)
+        self.explained.emit(event.item)
+
+    def _on_explain_failed(self, event: ExplainFailed) -> None:
+        self.info.setText(self.tr("Cannot explain {p}: {r}").format(p=Path(event.path).name,
+                                                                    r=event.reason))
 
     def true_class_of(self, path: str) -> Optional[str]:
         """The class of an image of the run's evaluation split, or of an image in a folder

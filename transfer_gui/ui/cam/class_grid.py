@@ -16,10 +16,10 @@ from transfer_gui.core.jobs.events import Explained
 from transfer_gui.core.jobs.explain import explain_job
 
 from .cam_views import to_qimage, veil_unseen
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 
 
-class ClassGrid(QWidget):
+class ClassGrid(QWidget, JobHost):
     """A caption naming the class (chosen with the panel's one "Class:" control), how many
     images, "Show grid", and the overlays."""
 
@@ -29,8 +29,7 @@ class ClassGrid(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._alpha, self._colormap = 0.5, "jet"
-        self.runner = TaskRunner(self)
-        self.runner.event.connect(self._on_event)
+        self.runner = self.make_runner(events={Explained: self._on_explained})
         self.caption = QLabel(wordWrap=True)
         self.caption.setToolTip(self.tr("Choose the class with “Class:” above"))
         self.count = QSpinBox()
@@ -62,9 +61,7 @@ class ClassGrid(QWidget):
         self._alpha, self._colormap = alpha, colormap
         self.runner.start(explain_job, model_path, list(paths), method, target, layer)
 
-    def _on_event(self, event) -> None:
-        if not isinstance(event, Explained):
-            return
+    def _on_explained(self, event: Explained) -> None:
         payload = event.item
         e = payload.explanation
         over = overlay(payload.display_image, payload.display_map, alpha=self._alpha,

@@ -23,7 +23,7 @@ from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.compare_modes import compare_modes_job, estimate_job, mode_configs
 from transfer_gui.core.jobs.events import RunTrained
 from transfer_gui.core.training.config import MODES, TrainConfig
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 
 # Options that describe the data and the computer, not a mode's recipe: the chosen mode's values
 # apply to all three runs, so each sees the same split and runs on the same device.
@@ -44,7 +44,7 @@ def about(seconds: float) -> str:
     return f"about {hours} hours {minutes} minutes" if minutes else f"about {hours} hours"
 
 
-class ModeComparison:
+class ModeComparison(JobHost):
     """Mixin for `CompareView`: the "Compare modes" button, its progress row and its job.
 
     The view provides `status` (a QLabel), `add_button`, `add_runs(paths)`, `runTrained` (a
@@ -56,16 +56,13 @@ class ModeComparison:
         """Make the runners and the widgets (call before laying them out)."""
         self._source: Optional[tuple[str, str, Path, dict, dict]] = None
         self._pending: Optional[tuple[tuple, list[TrainConfig]]] = None  # waiting for the estimate
-        self.estimate_runner = TaskRunner(self)
-        self.estimate_runner.finished.connect(self._on_estimated)
-        self.estimate_runner.failed.connect(lambda message, details: self._on_estimated(None))
-        self.estimate_runner.cancelled.connect(lambda _: self._end(self.tr("Not started.")))
-        self.runner = TaskRunner(self)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.event.connect(self._on_event)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.cancelled.connect(self._on_cancelled)
-        self.runner.failed.connect(self._on_failed)
+        self.estimate_runner = self.make_runner(
+            finished=self._on_estimated,
+            failed=lambda message, details: self._on_estimated(None),
+            cancelled=lambda _: self._end(self.tr("Not started.")))
+        self.runner = self.make_runner(
+            progress=self._on_progress, events={RunTrained: self._on_run_trained},
+            finished=self._on_finished, cancelled=self._on_cancelled, failed=self._on_failed)
 
         self.compare_button = QPushButton(self.tr("Compare &modes"))
         self.compare_button.setToolTip(self.tr(
@@ -217,12 +214,11 @@ class ModeComparison:
             self.progress_bar.setValue(int(round(progress.fraction * 1000)))
         self.status.setText(progress.message)
 
-    def _on_event(self, event: Any) -> None:
-        if isinstance(event, RunTrained):
-            result = event.result
-            self.add_runs([getattr(result, "run_dir", result)])
-            if getattr(result, "best", None) is not None:  # it saved a model
-                self.runTrained.emit(result)
+    def _on_run_trained(self, event: RunTrained) -> None:
+        result = event.result
+        self.add_runs([getattr(result, "run_dir", result)])
+        if getattr(result, "best", None) is not None:  # it saved a model
+            self.runTrained.emit(result)
 
     def _end(self, message: str) -> None:
         self.running_row.hide()

@@ -22,7 +22,7 @@ from transfer_gui.core.jobs.export import export_job
 
 from transfer_gui.ui.shortcuts import add_close_shortcuts
 from transfer_gui.ui.folders import open_folder
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 
 SUFFIX = {"torchscript": ".pt", "onnx": ".onnx", "bundle": "_bundle"}
 OK_STYLE = "color: #1b7f3b;"
@@ -30,7 +30,7 @@ ERROR_STYLE = "color: #b3261e; font-weight: bold;"
 UNVERIFIED_STYLE = "color: #a15c00; font-weight: bold;"
 
 
-class ExportDialog(QDialog):
+class ExportDialog(QDialog, JobHost):
     """Choose a format and a destination, export, and read the check's verdict."""
 
     exported = Signal(object)  # ExportResult whose check passed or was skipped
@@ -85,11 +85,9 @@ class ExportDialog(QDialog):
         self.show_button.clicked.connect(self._show_in_folder)
         self.box.rejected.connect(self.reject)
         layout.addWidget(self.box)
-        self.runner = TaskRunner(self)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(lambda _: self._end(self.tr("Export stopped."), ERROR_STYLE))
+        self.runner = self.make_runner(
+            progress=self._on_progress, finished=self._on_finished, failed=self._on_failed,
+            cancelled=lambda _: self._end(self.tr("Export stopped."), ERROR_STYLE))
         self.buttons["torchscript"].setChecked(True)
         add_close_shortcuts(self, self.reject, escape=False)  # Ctrl+W; Esc is the dialog's own
 

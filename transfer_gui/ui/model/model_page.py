@@ -17,20 +17,18 @@ from transfer_gui.core.models import (BUNDLED, CACHED, DEFAULT_BACKBONE, all_bac
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
 
 from transfer_gui.ui.state import AppState
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 from transfer_gui.ui.wizard_page import WizardPage, heading
 
 
-class ModelPage(WizardPage):
+class ModelPage(WizardPage, JobHost):
     COLUMNS = ("Backbone", "Parameters", "Input", "ImageNet top-1", "Relative speed", "Weights")
 
     def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
         super().__init__(state, parent)
-        self.runner = TaskRunner(self)
-        self.runner.progress.connect(self._on_download_progress)
-        self.runner.finished.connect(self._on_weights_ready)
-        self.runner.failed.connect(self._on_weights_failed)
-        self.runner.cancelled.connect(lambda _: self._set_busy(False))
+        self.runner = self.make_runner(
+            progress=self._on_download_progress, finished=self._on_weights_ready,
+            failed=self._on_weights_failed, cancelled=lambda _: self._set_busy(False))
         self.specs = all_backbones()
         layout = QVBoxLayout(self)
         layout.addWidget(heading(self.tr("Choose a model")))

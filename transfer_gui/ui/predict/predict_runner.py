@@ -1,6 +1,6 @@
 """The Predict page's job runner: queues images, predicts them off the GUI thread, shows progress.
 
-One `predict_job` runs at a time on a `TaskRunner`; files added meanwhile wait and go in the next
+One `predict_job` runs at a time on the widget's job runner; files added meanwhile wait and go in the next
 job. Rows arrive batch by batch (`rowsReady`), so Stop keeps what was done. The widget itself is
 the footer's right-hand side: a status line, a progress bar and a Stop button.
 """
@@ -18,10 +18,10 @@ from transfer_gui.core.jobs.events import PredictedRows
 from transfer_gui.core.jobs.predict import predict_job
 
 from transfer_gui.ui.error_dialog import plain_message
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 
 
-class PredictionRunner(QWidget):
+class PredictionRunner(QWidget, JobHost):
     """Runs prediction jobs one at a time and shows how they go.
 
     Attributes:
@@ -51,13 +51,10 @@ class PredictionRunner(QWidget):
         self._job_total = self._job_done = self._job_unreadable = 0
         self._discard = False  # drop late rows of a job stopped by discard()
 
-        self.runner = TaskRunner(self)
-        self.runner.event.connect(self._on_event)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.cancelled.connect(self._on_cancelled)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.stopped.connect(self._on_stopped)
+        self.runner = self.make_runner(
+            events={PredictedRows: self._on_rows}, progress=self._on_progress,
+            finished=self._on_finished, cancelled=self._on_cancelled, failed=self._on_failed,
+            stopped=self._on_stopped)
 
         self.status = QLabel()
         self.status.setToolTip(self.tr("What the prediction job is doing"))
@@ -132,9 +129,8 @@ class PredictionRunner(QWidget):
         self.stop_button.setEnabled(running)
         self.runningChanged.emit(running)
 
-    @Slot(object)
-    def _on_event(self, event) -> None:
-        if isinstance(event, PredictedRows) and not self._discard:
+    def _on_rows(self, event: PredictedRows) -> None:
+        if not self._discard:
             self.rowsReady.emit(event.rows)
             self._job_done += len(event.rows)
             self._job_unreadable += sum(1 for p in event.rows if p.error)

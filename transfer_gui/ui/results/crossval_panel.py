@@ -2,7 +2,7 @@
 
 A single validation split of a few hundred images gives an accuracy that may be several points
 off. The panel cross-validates feature extraction with the shown run's backbone on all of the
-run's labelled images (`crossval_job`, in a `TaskRunner` thread), then lists each fold and the
+run's labelled images (`crossval_job`, in a worker thread), then lists each fold and the
 mean ± standard deviation across folds.
 """
 
@@ -22,12 +22,12 @@ from transfer_gui.core.jobs import Progress
 from transfer_gui.core.training.engine import TrainingResult
 
 from transfer_gui.core.jobs.crossval import crossval_job
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 
 COLUMNS = ("Fold", "Images", "Accuracy", "Balanced accuracy", "Macro-F1")
 
 
-class CrossValidationPanel(QWidget):
+class CrossValidationPanel(QWidget, JobHost):
     """A button, a folds box, a progress bar, then a fold table and a summary (or an error)."""
 
     resultShown = Signal()  # the fold table was filled: the page may make room for it
@@ -38,11 +38,8 @@ class CrossValidationPanel(QWidget):
         self._run: Optional[tuple[str, str, str, bool]] = None
         self._job_run: Optional[tuple[str, str, str]] = None  # what the running job scores
         self.result: Optional[CrossValidation] = None
-        self.runner = TaskRunner(self)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner = self.make_runner(progress=self._on_progress, finished=self._on_finished,
+                                       failed=self._on_failed, cancelled=self._on_cancelled)
 
         self.button = QPushButton(self.tr("Cross-&validate"))
         self.button.setToolTip(self.tr(

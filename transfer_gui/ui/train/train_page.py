@@ -22,7 +22,7 @@ from transfer_gui.ui.folders import open_folder as show_folder
 from transfer_gui.ui.state import AppState
 from transfer_gui.core.jobs.events import BatchLoss, EpochEnded, FitStarted, TrainingStopped
 from transfer_gui.core.jobs.train import train_job
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 from transfer_gui.ui.wizard_page import WizardPage, heading
 
 def images_per_second(rate: float) -> str:
@@ -30,7 +30,7 @@ def images_per_second(rate: float) -> str:
     return f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
 
 
-class TrainPage(WizardPage):
+class TrainPage(WizardPage, JobHost):
     trainingFinished = Signal(object)  # TrainingResult, also after Stop
 
     def __init__(self, state: AppState, runs_root: Optional[Path] = None,
@@ -41,12 +41,9 @@ class TrainPage(WizardPage):
         self._closing = False
         self._stop_clicked_at: Optional[float] = None
         self.stop_latency: Optional[float] = None  # seconds from Stop to the loop's end
-        self.runner = TaskRunner(self)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.event.connect(self._on_event)
-        self.runner.finished.connect(self._on_done)
-        self.runner.cancelled.connect(self._on_done)
-        self.runner.failed.connect(self._on_failed)
+        self.runner = self.make_runner(progress=self._on_progress, event=self._on_event,
+                                       finished=self._on_done, cancelled=self._on_done,
+                                       failed=self._on_failed)
 
         layout = QVBoxLayout(self)
         layout.addWidget(heading(self.tr("Train")))
