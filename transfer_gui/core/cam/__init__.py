@@ -9,12 +9,12 @@ from .explain import Explanation, explain_image, explain_images, resolve_target
 from .export import output_stems, save_explanation
 from .hooks import ActivationsAndGradients
 from .layers import cam_target_for, candidate_layers, reshape_for, vit_reshape
-from .methods import (CLASS_SPECIFIC, DEFAULT_METHOD, METHODS, CamMethod, EigenCAM, GradCAM,
-                      GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM, get_method)
+from .methods import (CLASS_SPECIFIC, DEFAULT_METHOD, METHOD_NAMES, METHODS, CamMethod, EigenCAM,
+                      GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM, get_method)
 from .overlay import COLORMAPS, DEFAULT_COLORMAP, colorbar, colorize, overlay, to_original
 
 __all__ = [
-    "COLORMAPS", "CLASS_SPECIFIC", "DEFAULT_COLORMAP", "DEFAULT_METHOD", "METHODS",
+    "COLORMAPS", "CLASS_SPECIFIC", "DEFAULT_COLORMAP", "DEFAULT_METHOD", "METHOD_NAMES", "METHODS",
     "ActivationsAndGradients", "CamMethod", "CamResult", "EigenCAM", "Explanation", "GradCAM",
     "GradCAMPlusPlus", "HiResCAM", "LayerCAM", "XGradCAM", "cam_target_for", "candidate_layers",
     "colorbar", "colorize", "compute_cam", "eval_mode", "explain_image", "explain_images",

@@ -15,7 +15,8 @@ _SPATIAL = (2, 3)
 class CamMethod:
     """Base class. `uses_gradients` False means only the forward pass is needed."""
 
-    name = ""
+    name = ""  # the registry key (the CLI's --method)
+    title = ""  # the name people read
     uses_gradients = True
     class_specific = True
 
@@ -33,6 +34,7 @@ class GradCAM(CamMethod):
     """Grad-CAM (Selvaraju et al. 2017): channel weight = spatial mean of the gradient."""
 
     name = "gradcam"
+    title = "Grad-CAM"
 
     def weights(self, activations, gradients):
         return gradients.mean(dim=_SPATIAL)
@@ -42,6 +44,7 @@ class HiResCAM(CamMethod):
     """HiResCAM (Draelos & Carin 2020): gradient x activation, summed over channels."""
 
     name = "hirescam"
+    title = "HiResCAM"
 
     def cam(self, activations, gradients):
         return (gradients * activations).sum(dim=1)
@@ -51,6 +54,7 @@ class GradCAMPlusPlus(CamMethod):
     """Grad-CAM++ (Chattopadhay et al. 2018), eq. 19 with the exp-score gradient identities."""
 
     name = "gradcam++"
+    title = "Grad-CAM++"
     eps = 1e-6
 
     def weights(self, activations, gradients):
@@ -66,6 +70,7 @@ class XGradCAM(CamMethod):
     """XGrad-CAM (Fu et al. 2020): activation-weighted sum of the gradient per channel."""
 
     name = "xgradcam"
+    title = "XGrad-CAM"
     eps = 1e-7
 
     def weights(self, activations, gradients):
@@ -77,6 +82,7 @@ class LayerCAM(CamMethod):
     """LayerCAM (Jiang et al. 2021): positive gradient x activation, summed over channels."""
 
     name = "layercam"
+    title = "LayerCAM"
 
     def cam(self, activations, gradients):
         return (torch.relu(gradients) * activations).sum(dim=1)
@@ -94,6 +100,7 @@ class EigenCAM(CamMethod):
     """
 
     name = "eigencam"
+    title = "EigenCAM"
     uses_gradients = False
     class_specific = False
 
@@ -118,6 +125,9 @@ METHODS: dict[str, type[CamMethod]] = {
     cls.name: cls for cls in (GradCAM, HiResCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, EigenCAM)
 }
 """Method name -> class; the CLI's `--method` choices."""
+
+METHOD_NAMES: dict[str, str] = {name: cls.title for name, cls in METHODS.items()}
+"""Method name -> what people read ("Grad-CAM"; the GUI translates it in ui/names.py)."""
 
 CLASS_SPECIFIC: dict[str, bool] = {name: cls.class_specific for name, cls in METHODS.items()}
 """False for methods whose map does not depend on the target class (the UI says so)."""

@@ -10,7 +10,7 @@ from typing import Any, Optional
 from transfer_gui.core.errors import Cancelled
 from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.events import RunTrained
-from transfer_gui.core.training.config import MODES, TrainConfig
+from transfer_gui.core.training.config import MODE_NAMES, MODES, TrainConfig
 from transfer_gui.core.training.time_estimate import SplitSizes, planned_seconds
 
 
@@ -69,7 +69,7 @@ def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path
     done: list[Path] = []
     for i, config in enumerate(configs):
         state.cancel.raise_if_cancelled()
-        label = config.mode.replace("_", " ")
+        label = MODE_NAMES[config.mode].lower()
         start, end = i / len(configs), (i + 1) / len(configs)
 
         def report(p: Progress, label=label, start=start, end=end, i=i) -> None:

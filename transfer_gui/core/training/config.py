@@ -19,6 +19,9 @@ FEATURE_EXTRACTION = "feature_extraction"
 FINE_TUNING = "fine_tuning"
 FROM_SCRATCH = "from_scratch"
 MODES = (FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH)
+# What people read (plain English; the GUI translates them in ui/names.py).
+MODE_NAMES = {FEATURE_EXTRACTION: "Feature extraction", FINE_TUNING: "Fine-tuning",
+              FROM_SCRATCH: "From scratch"}
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 AUGMENTATION_PRESETS = ("none", "light", "strong")  # recipes: core/inputs.py
 # Batch-norm layers while fine-tuning: "frozen" keeps them in inference mode (running statistics

@@ -11,10 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSli
 
 from transfer_gui.core.cam import CLASS_SPECIFIC, DEFAULT_METHOD, METHODS
 from transfer_gui.core.cam.overlay import COLORMAPS
-
-METHOD_NAMES = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "gradcam++": "Grad-CAM++",
-                "xgradcam": "XGrad-CAM", "layercam": "LayerCAM", "eigencam": "EigenCAM"}
-
+from transfer_gui.ui.names import cam_method_name
 
 class CamControls(QWidget):
     """The widgets only; the panel connects them."""
@@ -25,7 +22,7 @@ class CamControls(QWidget):
         self.open_button.setToolTip(self.tr("Explain an image file (you can also drop one here)"))
         self.method = QComboBox()
         for key in METHODS:
-            label = METHOD_NAMES.get(key, key)
+            label = cam_method_name(key)
             if not CLASS_SPECIFIC[key]:
                 label += self.tr(" (not class-specific)")
             self.method.addItem(label, key)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 
 from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.errors import UserError
-from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
+from transfer_gui.ui.names import mode_name
 from transfer_gui.ui.project.run_picker import backbone_label, summary_label
 from .compare_modes import ModeComparison, compare_modes_job
 
@@ -233,9 +233,7 @@ class CompareView(ModeComparison, QWidget):
             self.add_runs([folder])
 
     def _mode_name(self, mode: str) -> str:
-        return {FEATURE_EXTRACTION: self.tr("Feature extraction"),
-                FINE_TUNING: self.tr("Fine-tuning"),
-                FROM_SCRATCH: self.tr("From scratch")}.get(mode, mode or "–")
+        return mode_name(mode)
 
     def _duration(self, seconds: Optional[float]) -> str:
         if seconds is None:

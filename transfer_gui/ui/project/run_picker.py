@@ -17,9 +17,9 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QWidg
 
 from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.errors import UserError
-from transfer_gui.core.training.config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH
 
 from transfer_gui.ui.error_dialog import show_exception
+from transfer_gui.ui.names import mode_name
 from transfer_gui.ui.state import AppState
 
 
@@ -38,8 +38,7 @@ def _tr(text: str) -> str:
 
 
 def mode_label(mode: str) -> str:
-    return {FEATURE_EXTRACTION: _tr("Feature extraction"), FINE_TUNING: _tr("Fine-tuning"),
-            FROM_SCRATCH: _tr("From scratch")}.get(mode, mode or "?")
+    return mode_name(mode, unknown="?")
 
 
 def summary_label(number: int, summary: RunSummary) -> str:

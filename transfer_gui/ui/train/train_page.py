@@ -22,6 +22,7 @@ from transfer_gui.ui.folders import open_folder as show_folder
 from transfer_gui.ui.state import AppState
 from transfer_gui.core.jobs.events import BatchLoss, EpochEnded, FitStarted, TrainingStopped
 from transfer_gui.core.jobs.train import train_job
+from transfer_gui.ui.names import mode_name
 from transfer_gui.ui.workers import JobHost
 from transfer_gui.ui.wizard_page import WizardPage, heading
 
@@ -130,9 +131,7 @@ class TrainPage(WizardPage, JobHost):
             epochs = self.tr("up to {n} epochs").format(n=config.epochs)
         except Exception:
             epochs = ""
-        mode = {"feature_extraction": self.tr("feature extraction"),
-                "fine_tuning": self.tr("fine-tuning"),
-                "from_scratch": self.tr("from scratch")}.get(self.state.mode, self.state.mode)
+        mode = mode_name(self.state.mode).lower()
         self.summary.setText(" · ".join(p for p in (spec.display_name, mode, epochs) if p))
         self.labels["device"].setText(device_description(pick_device(
             self.state.settings.get("device", "auto"))))
