@@ -11,7 +11,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel
 
-from transfer_gui.ui.export import export_dialog
+from transfer_gui.core.jobs import export as export_job_module
 from transfer_gui.ui.export.export_dialog import ExportDialog
 from transfer_gui.ui.thumbnails import ThumbnailStrip
 
@@ -50,7 +50,7 @@ def test_export_dialog_forgets_the_verdict_when_the_format_changes(qtbot, tmp_pa
     def fake_export(run_dir, fmt, out, progress=None, cancel=None):
         return SimpleNamespace(path=out, check=SimpleNamespace(passed=True, message="3 images"))
 
-    monkeypatch.setattr(export_dialog, "export_run", fake_export)
+    monkeypatch.setattr(export_job_module, "export_run", fake_export)
     dialog = ExportDialog(tmp_path / "run")
     qtbot.addWidget(dialog)
     dialog.show()

@@ -1,6 +1,6 @@
 """Step 1, "Data": choose the dataset folder and see its classes, splits, problems and examples.
 
-The folder is scanned off the GUI thread (`scan_job` in a TaskRunner); choosing another folder
+The folder is scanned off the GUI thread (`scan_job`, on the page's job runner); choosing another folder
 cancels a running scan and drops its result. Dataset problems are explained on the page, never in
 a modal dialog: they are the user's data, and the page is where they look at it.
 """
@@ -11,27 +11,25 @@ import os
 from typing import Optional
 
 from PySide6.QtCore import QDir, QMimeData, QSettings, Qt, Slot
-from PySide6.QtWidgets import (
-                               QAbstractItemView, QBoxLayout, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLayout, QProgressBar, QPushButton, QStyle, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget,
-                               )
+from PySide6.QtWidgets import (QBoxLayout, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
+                               QLayout, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget)
 
 from transfer_gui.core.data import DatasetScan
 from transfer_gui.core.errors import EmptyClassError
 from transfer_gui.core.jobs.scan import scan_job
 
+from transfer_gui.ui.data.class_table import ClassTable
+from transfer_gui.ui.data.dataset_summary import DatasetSummary
+from transfer_gui.ui.data.recent_folders import RecentFolders
+from transfer_gui.ui.data.skipped_files import SkippedFiles, relative_to
 from transfer_gui.ui.error_dialog import plain_message
 from transfer_gui.ui.guide.first_run_hint import FirstRunHint
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.thumbnails import ThumbnailStrip
-from transfer_gui.ui.workers import TaskRunner
+from transfer_gui.ui.workers import JobHost
 from transfer_gui.ui.wizard_page import PAGE_MARGINS, WizardPage, heading
 
-RECENT_KEY = "data/recent"  # QSettings: up to MAX_RECENT folders, most recent first
-MAX_RECENT = 8
 THUMB_COUNT, THUMB_SIZE = 12, 96
-SPLITS = ("train", "val", "test")
 STYLE = """
 QLabel#status { color: palette(dark); }
 QLabel#path, QGroupBox { font-weight: 600; }
@@ -44,21 +42,8 @@ QLabel#dropzone { border: 2px dashed palette(mid); border-radius: 12px; color: p
 """
 
 
-def load_recent(settings: QSettings) -> list[str]:
-    """The recent dataset folders, most recent first, without folders that no longer exist."""
-    value = settings.value(RECENT_KEY, [])
-    values = [value] if isinstance(value, str) else list(value or [])
-    return [p for p in values if isinstance(p, str) and p and os.path.isdir(p)][:MAX_RECENT]
-
-
 def local_paths(mime: QMimeData) -> list[str]:
     return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
-
-
-def relative_to(path: str, root: str) -> str:
-    same_drive = os.path.splitdrive(path)[0] == os.path.splitdrive(root)[0]
-    rel = os.path.relpath(path, root) if same_drive else ".."
-    return path if rel.startswith("..") else rel
 
 
 def box(layout: QBoxLayout, *items, margins: Optional[int] = None) -> QBoxLayout:
@@ -76,14 +61,7 @@ def box(layout: QBoxLayout, *items, margins: Optional[int] = None) -> QBoxLayout
     return layout
 
 
-class _ClassItem(QTableWidgetItem):
-    """A class-name cell that sorts in the scan's natural order (class2 before class10)."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        return self.data(Qt.ItemDataRole.UserRole) < other.data(Qt.ItemDataRole.UserRole)
-
-
-class DataPage(WizardPage):
+class DataPage(WizardPage, JobHost):
     def __init__(self, state: AppState, settings: QSettings, parent: Optional[QWidget] = None):
         super().__init__(state, parent)
         self.settings = settings
@@ -92,15 +70,11 @@ class DataPage(WizardPage):
         self._error, self._scanning = "", False
         self._leave_out_empty = False  # scan without class folders that hold no usable image
         self._empty_classes: list[str] = []  # the empty classes of the last scan that failed
-        self._recent = load_recent(settings)
-        self._scan_runner = TaskRunner(self)
-        self._scan_runner.progress.connect(lambda p: self.progress_label.setText(p.message))
-        self._scan_runner.finished.connect(self._on_scanned)
-        self._scan_runner.failed.connect(self._on_failed)
-        self._scan_runner.cancelled.connect(self._on_cancelled)
+        self._scan_runner = self.make_runner(
+            progress=lambda p: self.progress_label.setText(p.message), finished=self._on_scanned,
+            failed=self._on_failed, cancelled=self._on_cancelled)
         self._build()
         self.setAcceptDrops(True)
-        self._fill_recent()
         self._show_state()
         self._blocker = self.blocker()
         state.datasetChanged.connect(self._update_blocker)
@@ -115,10 +89,8 @@ class DataPage(WizardPage):
             tr("&Choose folder…"), clicked=self.choose_folder,
             icon=self.style().standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon),
             toolTip=tr("Choose the folder that holds your class folders"))
-        self.recent_combo = QComboBox(
-            placeholderText=tr("Recent folders"), minimumContentsLength=40,
-            toolTip=tr("Open a folder you used before"), activated=self._on_recent,
-            sizeAdjustPolicy=QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.recent_combo = RecentFolders(self.settings)
+        self.recent_combo.folderChosen.connect(self.open_folder)
         self.status_label = QLabel(objectName="status", wordWrap=True)
         self.progress_bar = QProgressBar(textVisible=False, minimum=0, maximum=0,  # busy
                                          maximumWidth=200,
@@ -157,29 +129,18 @@ class DataPage(WizardPage):
         root.setSpacing(12)
 
     def _build_results(self) -> QWidget:
+        """Classes on the left, taking the height; the summary, warnings and skipped files
+        beside them; example thumbnails of the selected class below."""
         tr = self.tr
-        self.folder_label = QLabel(objectName="path", wordWrap=True, textInteractionFlags=(
-            Qt.TextInteractionFlag.TextSelectableByMouse))
-        self.layout_label, self.size_label = QLabel(wordWrap=True), QLabel()
-        summary = QGroupBox(tr("Dataset"))
-        form = QFormLayout(summary)
-        form.addRow(tr("Folder:"), self.folder_label)
-        form.addRow(tr("Layout:"), self.layout_label)
-        form.addRow(tr("Contents:"), self.size_label)
-        self.class_table = self._table(
-            [tr("Class"), tr("Train"), tr("Validation"), tr("Test"), tr("Total")],
-            tr("Images per class and split; select a class to see examples, "
-               "click a header to sort"))
-        self.class_table.setSortingEnabled(True)
-        self.class_table.itemSelectionChanged.connect(self._on_class_selected)
+        self.summary = DatasetSummary()
+        self.folder_label, self.layout_label = self.summary.folder_label, self.summary.layout_label
+        self.class_table = ClassTable()
+        self.class_table.classSelected.connect(self._on_class_selected)
         self.warnings_label = QLabel(objectName="warnings", wordWrap=True)
         self.warnings_group = QGroupBox(tr("Warnings"))
         box(QVBoxLayout(self.warnings_group), self.warnings_label)
-        self.skipped_table = self._table([tr("File"), tr("Reason")], tr(
-            "Files left out of the dataset and why; fix or remove them and choose the folder "
-            "again"))
-        self.skipped_group = QGroupBox()
-        box(QVBoxLayout(self.skipped_group), self.skipped_table)
+        self.skipped_group = SkippedFiles()
+        self.skipped_table = self.skipped_group.table
         self.thumb_strip = ThumbnailStrip(THUMB_SIZE,
                                           toolTip=tr("Example images of the selected class"))
         self.thumbnails = self.thumb_strip.loader
@@ -188,22 +149,10 @@ class DataPage(WizardPage):
         classes = QGroupBox(tr("Classes"))
         box(QVBoxLayout(classes), self.class_table)
         results = QWidget()
-        side = box(QVBoxLayout(), self.warnings_group, (self.skipped_group, 1))
-        box(QVBoxLayout(results), summary, (box(QHBoxLayout(), (classes, 3), (side, 2)), 1),
+        side = box(QVBoxLayout(), self.summary, self.warnings_group, (self.skipped_group, 1), 0)
+        box(QVBoxLayout(results), (box(QHBoxLayout(), (classes, 3), (side, 2)), 1),
             self.thumbs_group, margins=0).setSpacing(12)
         return results
-
-    def _table(self, headers: list[str], tooltip: str) -> QTableWidget:
-        table = QTableWidget(0, len(headers), toolTip=tooltip, alternatingRowColors=True,
-                             editTriggers=QAbstractItemView.EditTrigger.NoEditTriggers,
-                             selectionBehavior=QAbstractItemView.SelectionBehavior.SelectRows,
-                             selectionMode=QAbstractItemView.SelectionMode.SingleSelection)
-        table.setHorizontalHeaderLabels(headers)
-        table.verticalHeader().setVisible(False)
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0 if len(headers) > 2 else 1, QHeaderView.ResizeMode.Stretch)
-        return table
 
     def open_folder(self, path: str, leave_out_empty: bool = False) -> None:
         """Scan `path` (cancelling a running scan); the state's dataset is set when it is done.
@@ -230,32 +179,11 @@ class DataPage(WizardPage):
 
     def choose_folder(self) -> None:
         """Ask for a folder (starting in the last one) and open it."""
-        start = self._folder or (self._recent[0] if self._recent else QDir.homePath())
+        recent = self.recent_combo.folders
+        start = self._folder or (recent[0] if recent else QDir.homePath())
         folder = QFileDialog.getExistingDirectory(self, self.tr("Choose the dataset folder"), start)
         if folder:
             self.open_folder(folder)
-
-    def _on_recent(self, index: int) -> None:
-        path = self.recent_combo.itemData(index)
-        self.recent_combo.setCurrentIndex(-1)
-        if path:
-            self.open_folder(path)
-
-    def _fill_recent(self) -> None:
-        self.recent_combo.clear()
-        for i, path in enumerate(self._recent):
-            self.recent_combo.addItem(path, path)
-            self.recent_combo.setItemData(i, path, Qt.ItemDataRole.ToolTipRole)
-        self.recent_combo.setCurrentIndex(-1)
-        self.recent_combo.setEnabled(bool(self._recent))
-
-    def _remember(self, folder: str) -> None:
-        key = os.path.normcase(folder)
-        self._recent = [folder, *[p for p in self._recent if os.path.normcase(p) != key]]
-        del self._recent[MAX_RECENT:]
-        self.settings.setValue(RECENT_KEY, self._recent)
-        self.settings.sync()
-        self._fill_recent()
 
     def dragEnterEvent(self, event) -> None:
         if any(os.path.isdir(p) for p in local_paths(event.mimeData())):
@@ -282,7 +210,7 @@ class DataPage(WizardPage):
             self._on_failed(str(scan), "")
             return
         self._scanning = False
-        self._remember(self._folder)
+        self.recent_combo.remember(self._folder)
         self._show_scan(scan)
         self.state.set_dataset(self._folder, scan)
         self._show_state()
@@ -317,67 +245,20 @@ class DataPage(WizardPage):
         self.drop_hint.setVisible(not showing and not self._scanning)
         self.layout().setStretch(self.layout().count() - 1, 0 if showing else 1)
 
-    def _describe_layout(self, scan: DatasetScan) -> str:
-        """The layout in words, e.g. "Folders train/ and val/ found; test split made from train"."""
-        tr, made = self.tr, scan.splits_made
-        names = {"train": tr("training"), "val": tr("validation"), "test": tr("test")}
-        join = lambda items: items[0] if len(items) == 1 else (  # noqa: E731
-            ", ".join(items[:-1]) + tr(" and ") + items[-1])
-        if scan.layout == "classes":
-            shares = " / ".join(f"{round(100 * f)} %"
-                                for s, f in zip(SPLITS, scan.split_fractions) if s in made)
-            return tr("One folder per class; images split at random into {0} sets ({1}).").format(
-                join([names[s] for s in made]), shares)
-        present = {s.split for s in scan.samples}
-        found = [f"{s}/" for s in SPLITS if s in present and s not in made]
-        text = (tr("Folders {0} found") if len(found) > 1 else tr("Folder {0} found")).format(
-            join(found))
-        if made:
-            plural = tr("; {0} splits made from train.") if len(made) > 1 else None
-            return text + (plural or tr("; {0} split made from train.")).format(
-                join([names[s] for s in made]))
-        return text + ("." if "test" in present else tr("; no test split."))
-
     def _show_scan(self, scan: DatasetScan) -> None:
-        self._scan, counts, table = scan, scan.counts(), self.class_table
-        self.folder_label.setText(scan.root)
-        self.layout_label.setText(self._describe_layout(scan))
-        self.size_label.setText(self.tr("{0} classes, {1} images").format(
-            scan.num_classes, len(scan.samples)))
-        table.setSortingEnabled(False)
-        table.clearSelection()
-        table.setRowCount(len(scan.class_names))
-        for row, name in enumerate(scan.class_names):
-            table.setItem(row, 0, item := _ClassItem(name))
-            item.setData(Qt.ItemDataRole.UserRole, row)
-            values = [counts[name][s] for s in SPLITS]
-            for col, value in enumerate([*values, sum(values)], start=1):
-                table.setItem(row, col, cell := QTableWidgetItem())
-                cell.setData(Qt.ItemDataRole.DisplayRole, value)
-                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
-        table.setSortingEnabled(True)
+        self._scan = scan
+        self.summary.show_scan(scan)
         self.warnings_label.setText("\n".join(f"•  {w[:1].upper()}{w[1:]}"
                                               for w in scan.warnings))
         self.warnings_group.setVisible(bool(scan.warnings))
-        self.skipped_table.setRowCount(len(scan.skipped))
-        for row, skipped in enumerate(scan.skipped):
-            path = QTableWidgetItem(relative_to(skipped.path, scan.root))
-            path.setToolTip(skipped.path)
-            self.skipped_table.setItem(row, 0, path)
-            self.skipped_table.setItem(row, 1, QTableWidgetItem(skipped.reason))
-        self.skipped_group.setTitle(self.tr("Skipped files ({0})").format(len(scan.skipped)))
-        self.skipped_group.setVisible(bool(scan.skipped))
-        table.selectRow(0)
+        self.skipped_group.show_scan(scan)
+        self.class_table.show_scan(scan)
 
-    def _on_class_selected(self) -> None:
-        rows = self.class_table.selectionModel().selectedRows()
-        if self._scan is None or not rows:
+    def _on_class_selected(self, label: int, name: str) -> None:
+        if self._scan is None:
             return
-        item = self.class_table.item(rows[0].row(), 0)
-        label = item.data(Qt.ItemDataRole.UserRole)
         paths = [s.path for s in self._scan.samples if s.label == label][:THUMB_COUNT]
-        self.thumbs_group.setTitle(self.tr("Examples of “{0}”").format(item.text()))
+        self.thumbs_group.setTitle(self.tr("Examples of “{0}”").format(name))
         self.thumb_strip.show_images(paths, [relative_to(p, self._scan.root) for p in paths])
 
     def blocker(self) -> str:
