@@ -35,6 +35,24 @@ def test_cross_validation_picks_the_strength_with_the_best_fold_accuracy():
     assert len(set(scores.values())) > 1  # the grid really matters on this set
 
 
+def test_tied_fold_accuracy_goes_to_the_stronger_penalty():
+    # Far-apart blobs: every strength is right on every fold. Breaking the tie by log-loss
+    # picked the weakest penalty; scikit-learn's LogisticRegressionCV, the reference the head
+    # is measured against, takes the strongest, and so does the head.
+    x, y = blobs(n_per_class=(20, 20), dim=5, spread=0.05)
+    l2, scores = choose_l2(x, y, 2, grid=(1e-1, 1e-3, 1e-5))
+    assert set(scores.values()) == {1.0}
+    assert l2 == 1e-1
+
+
+def test_the_strength_is_chosen_over_repeated_splits():
+    x, y = blobs(n_per_class=(15, 15, 15), dim=50, spread=4.0)
+    reports = []
+    choose_l2(x, y, 3, folds=3, repeats=2, grid=(1e-2, 1e-4), progress=reports.append)
+    assert [r.fraction for r in reports] == pytest.approx([k / 6 for k in range(1, 7)])
+    assert reports[-1].message.endswith("6/6")
+
+
 def test_cross_validation_is_skipped_for_a_class_of_one():
     x, y = blobs(n_per_class=(1, 10))
     l2, scores = choose_l2(x, y, 2)
