@@ -79,3 +79,23 @@ def test_folds_are_stratified_and_reproducible():
     assert all((a == b).all() for a, b in zip(folds, again))
     other = stratified_folds(y, 5, seed=8)
     assert any((a != b).any() for a, b in zip(folds, other) if len(a) == len(b))
+
+
+def test_the_probe_fits_on_one_thread_and_restores_the_setting(monkeypatch):
+    import torch
+
+    from transfer_gui.core import heads
+
+    seen = []
+    fit = heads._fit
+    monkeypatch.setattr(heads, "_fit", lambda *a, **k: (seen.append(torch.get_num_threads()),
+                                                         fit(*a, **k))[1])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x, y = blobs(n_per_class=(10, 10))
+        fit_head(x, y, 2, grid=(1e-2, 1e-4), folds=2, repeats=1)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
