@@ -36,6 +36,19 @@ def color_dataset(tmp_path):
 
 
 @pytest.fixture
+def settings(tmp_path):
+    """The app's settings in an ini file of this test's own (`tmp_path / "s.ini"`), as on a
+    fresh install; an outputs folder chosen through them is forgotten after the test. A second
+    QSettings on the same file: `ui_helpers.reopened(settings)`."""
+    from PySide6.QtCore import QSettings
+
+    from transfer_gui.core import output_folder
+
+    yield QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    output_folder.set_output_folder(None)
+
+
+@pytest.fixture
 def qt_test_paths():
     """QStandardPaths in test mode: projects unpack under ~/.qttest, not the user's data folder."""
     from PySide6.QtCore import QStandardPaths
@@ -48,7 +61,8 @@ def qt_test_paths():
 @pytest.fixture
 def make_window(qtbot, tmp_path, qt_test_paths):
     """Make main windows: `make(runs_root=None, settings=None)`. By default each window gets its
-    own runs folder and settings file (a fresh app, as after a restart). They close without the
+    own runs folder and settings file (a fresh app, as after a restart); `settings` names a file
+    in tmp_path to share, or is a QSettings (the `settings` fixture). They close without the
     unsaved-runs prompt and their pages and Compare window are shut down after the test."""
     from PySide6.QtCore import QSettings
 
@@ -59,9 +73,10 @@ def make_window(qtbot, tmp_path, qt_test_paths):
 
     def make(runs_root=None, settings=None):
         n = len(windows) + 1
-        ini = tmp_path / (settings or f"s{n}.ini")
-        win = MainWindow(QSettings(str(ini), QSettings.Format.IniFormat),
-                         runs_root=runs_root or tmp_path / f"runs{n}")
+        if not isinstance(settings, QSettings):
+            ini = tmp_path / (settings or f"s{n}.ini")
+            settings = QSettings(str(ini), QSettings.Format.IniFormat)
+        win = MainWindow(settings, runs_root=runs_root or tmp_path / f"runs{n}")
         qtbot.addWidget(win, before_close_func=forget_unsaved_runs)
         windows.append(win)
         return win

@@ -13,7 +13,6 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (before PySide6, as the app does)
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from ui_helpers import forget_unsaved_runs  # noqa: E402
@@ -101,9 +100,8 @@ def test_an_unreadable_image_is_reported_not_crashing(qtbot, panel, tmp_path):
     qtbot.waitUntil(lambda: "Cannot explain" in panel.info.text(), timeout=20_000)
 
 
-def test_results_gallery_opens_the_cam_panel(qtbot, tmp_path, trained):
-    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                        runs_root=tmp_path / "runs")
+def test_results_gallery_opens_the_cam_panel(qtbot, tmp_path, trained, settings):
+    window = MainWindow(settings, runs_root=tmp_path / "runs")
     qtbot.addWidget(window, before_close_func=forget_unsaved_runs)
     window.state.set_result(trained)
     path = trained.dataset.split("val")[0].path

@@ -4,18 +4,13 @@ Rescan scans the same folder again, and the first-run hint is dismissed for good
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from synthetic import make_color_dataset
 from transfer_gui.ui.data.data_page import DataPage
 from transfer_gui.ui.state import AppState
+from ui_helpers import reopened
 
 TIMEOUT = 20_000
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
 
 
 @pytest.fixture
@@ -76,7 +71,7 @@ def test_first_run_hint_is_dismissed_for_good(qtbot, settings):
         hint.open_button.click()
     hint.dismiss_button.click()
     assert hint.isHidden()
-    again = DataPage(AppState(), QSettings(settings.fileName(), QSettings.Format.IniFormat))
+    again = DataPage(AppState(), reopened(settings))
     qtbot.addWidget(again)
     again.show()
     assert again.first_run_hint.isHidden()

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QThread, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThread, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
                                QAbstractButton, QAbstractItemView, QApplication, QComboBox, QFileDialog, QHeaderView,
@@ -24,13 +24,9 @@ from transfer_gui.ui.data import data_page
 from transfer_gui.ui.data.data_page import DataPage
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.thumbnails import ThumbnailLoader, ThumbnailStrip
+from ui_helpers import reopened
 
 TIMEOUT = 10_000
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
 
 
 @pytest.fixture
@@ -212,11 +208,11 @@ def test_recent_folders_persist_and_restore(make_page, qtbot, tmp_path, settings
     scanned(qtbot, page, a)
     page.open_folder(str(b))
     scanned(qtbot, page, b)
-    on_disk = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    on_disk = reopened(settings)
     assert list(on_disk.value("data/recent")) == [str(b), str(a)]
     on_disk.setValue("data/recent", [str(tmp_path / "gone"), str(b), str(a)])
     on_disk.sync()
-    fresh = make_page(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    fresh = make_page(reopened(settings))
     combo = fresh.recent_combo
     assert [combo.itemData(i) for i in range(combo.count())] == [str(b), str(a)]
     assert combo.isEnabled() and combo.currentIndex() == -1

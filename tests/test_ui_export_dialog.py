@@ -115,15 +115,12 @@ def test_closing_during_an_export_stops_it(qtbot, dialog, tmp_path, monkeypatch)
 
 
 def test_results_page_and_file_menu_open_the_dialog_for_the_selected_run(qtbot, tmp_path,
-                                                                          trained):
-    from PySide6.QtCore import QSettings
-
+                                                                          trained, settings):
     from transfer_gui.core.run_result import load_run_result
     from transfer_gui.ui.main_window import MainWindow
     from ui_helpers import forget_unsaved_runs
 
-    window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                        runs_root=tmp_path / "runs")
+    window = MainWindow(settings, runs_root=tmp_path / "runs")
     qtbot.addWidget(window, before_close_func=forget_unsaved_runs)
     assert not window.export_action.isEnabled()
     assert not window.results_page.export_button.isEnabled()

@@ -93,8 +93,8 @@ def test_a_project_file_argument_opens_the_app_with_it(monkeypatch):
     assert not launcher.is_project_file(["train"])
 
 
-def test_the_window_opens_a_project_given_at_start_and_by_a_file_open_event(qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
+def test_the_window_opens_a_project_given_at_start_and_by_a_file_open_event(qtbot, tmp_path,
+                                                                           settings):
     from PySide6.QtGui import QFileOpenEvent
     from PySide6.QtWidgets import QApplication
 
@@ -103,7 +103,6 @@ def test_the_window_opens_a_project_given_at_start_and_by_a_file_open_event(qtbo
 
     first = save_project(tmp_path / "first.tgproj", Project("first"))
     second = save_project(tmp_path / "second.tgproj", Project("second"))
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     window = open_main_window(str(first), settings)
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.projects.path == first, timeout=5000)

@@ -11,8 +11,6 @@ import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
-
 from synthetic import make_color_dataset  # noqa: E402
 from transfer_gui.ui.state import AppState  # noqa: E402
 
@@ -22,13 +20,11 @@ def open_dataset(qtbot, window, folder):
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20_000)
 
 
-def test_a_new_dataset_opens_with_feature_extraction(qtbot, make_window, tmp_path):
+def test_a_new_dataset_opens_with_feature_extraction(qtbot, make_window, tmp_path, settings):
     first = make_color_dataset(tmp_path / "first", per_class=6)
     second = make_color_dataset(tmp_path / "second", per_class=6)
-    ini = QSettings(str(tmp_path / "used.ini"), QSettings.Format.IniFormat)
-    ini.setValue("choices/mode", "fine_tuning")  # the last session fine-tuned
-    ini.sync()
-    window = make_window(settings="used.ini")
+    settings.setValue("choices/mode", "fine_tuning")  # the last session fine-tuned
+    window = make_window(settings=settings)
     state, buttons = window.state, window.model_page.mode_buttons
     assert state.mode == "fine_tuning"  # remembered while no dataset is open
     open_dataset(qtbot, window, first)

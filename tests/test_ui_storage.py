@@ -8,9 +8,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (before PySide6, as the app does)
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QDesktopServices, QGuiApplication  # noqa: E402
 from PySide6.QtWidgets import QMessageBox, QWidget  # noqa: E402
 
@@ -18,12 +16,6 @@ from transfer_gui.core import output_folder as core_output_folder  # noqa: E402
 from transfer_gui.core.feature_cache import FeatureCache  # noqa: E402
 from transfer_gui.ui import folders  # noqa: E402
 from transfer_gui.ui.settings.storage_rows import StorageRows, format_bytes  # noqa: E402
-
-
-@pytest.fixture
-def settings(tmp_path):
-    yield QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    core_output_folder.set_output_folder(None)
 
 
 def test_open_folder_without_a_file_manager_shows_the_path(qtbot, tmp_path, monkeypatch):
@@ -86,24 +78,20 @@ def test_storage_rows_for_a_memory_only_cache(qtbot, settings):
     assert not rows.clear_button.isEnabled() and not rows.limit.isEnabled()
 
 
-def test_new_runs_go_to_the_outputs_folder(qtbot, tmp_path, qt_test_paths):
+def test_new_runs_go_to_the_outputs_folder(qtbot, tmp_path, qt_test_paths, settings):
     from transfer_gui.ui.main_window import MainWindow
     from ui_helpers import forget_unsaved_runs
 
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     settings.setValue(folders.OUTPUT_FOLDER_KEY, str(tmp_path / "mine"))
     window = MainWindow(settings)
     qtbot.addWidget(window, before_close_func=forget_unsaved_runs)
-    try:
-        assert window.train_page.runs_root == tmp_path / "mine" / "runs"
-        window.open_compare()
-        assert window.compare_view.app_runs_root == tmp_path / "mine" / "runs"
-        window.storage_rows.set_folder(str(tmp_path / "other"))
-        assert window.train_page.runs_root == tmp_path / "other" / "runs"
-        assert window.compare_view.app_runs_root == tmp_path / "other" / "runs"  # Compare modes
-        assert window.settings_page.isAncestorOf(window.storage_rows)  # on the Settings page
-    finally:
-        core_output_folder.set_output_folder(None)
+    assert window.train_page.runs_root == tmp_path / "mine" / "runs"
+    window.open_compare()
+    assert window.compare_view.app_runs_root == tmp_path / "mine" / "runs"
+    window.storage_rows.set_folder(str(tmp_path / "other"))
+    assert window.train_page.runs_root == tmp_path / "other" / "runs"
+    assert window.compare_view.app_runs_root == tmp_path / "other" / "runs"  # Compare modes
+    assert window.settings_page.isAncestorOf(window.storage_rows)  # on the Settings page
 
 
 def test_format_bytes():

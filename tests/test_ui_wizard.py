@@ -8,11 +8,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402,F401  (before PySide6, as the app does)
-from PySide6.QtCore import QSettings, QThread  # noqa: E402
+from PySide6.QtCore import QThread  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from synthetic import make_color_dataset  # noqa: E402
-from ui_helpers import forget_unsaved_runs  # noqa: E402
+from ui_helpers import forget_unsaved_runs, reopened  # noqa: E402
 from transfer_gui.core.jobs.events import EpochEnded  # noqa: E402
 from transfer_gui.ui.main_window import MainWindow  # noqa: E402
 
@@ -20,8 +20,7 @@ DATA_STEP, MODEL_STEP, SETTINGS_STEP, TRAIN_STEP, RESULTS_STEP = range(5)
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+def window(qtbot, tmp_path, settings):
     win = MainWindow(settings, runs_root=tmp_path / "runs")
     qtbot.addWidget(win, before_close_func=forget_unsaved_runs)
     win.show()
@@ -150,15 +149,14 @@ def test_missing_weights_failure_shows_a_dialog_and_the_app_stays_usable(qtbot, 
     assert finished.args[0].best is not None
 
 
-def test_choices_and_geometry_persist(qtbot, tmp_path):
-    path = str(tmp_path / "settings.ini")
-    first = MainWindow(QSettings(path, QSettings.Format.IniFormat), runs_root=tmp_path / "r")
+def test_choices_and_geometry_persist(qtbot, tmp_path, settings):
+    first = MainWindow(settings, runs_root=tmp_path / "r")
     qtbot.addWidget(first, before_close_func=forget_unsaved_runs)
     first.show()
     first.state.set_mode("fine_tuning")
     first.resize(first.width(), 520)  # offscreen, restore clamps widths to its 800 px screen
     first.close()
-    second = MainWindow(QSettings(path, QSettings.Format.IniFormat), runs_root=tmp_path / "r")
+    second = MainWindow(reopened(settings), runs_root=tmp_path / "r")
     qtbot.addWidget(second, before_close_func=forget_unsaved_runs)
     assert second.state.mode == "fine_tuning"
     assert second.model_page.mode_buttons["fine_tuning"].isChecked()

@@ -7,6 +7,13 @@ def forget_unsaved_runs(window) -> None:
     window.projects.dirty = False
 
 
+def reopened(settings):
+    """A second QSettings on the same file as `settings` (what the next window or page reads)."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(settings.fileName(), QSettings.Format.IniFormat)
+
+
 def show_page(qtbot, widget, size=(1280, 800)):
     """Register `widget` with qtbot, show it at `size` and wait until it is on screen."""
     qtbot.addWidget(widget)
