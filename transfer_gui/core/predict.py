@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .data import IMAGE_EXTENSIONS, load_image_array
-from .errors import UserError
+from .errors import ModelFileError, UserError
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .model_file import LoadedModel
 from .inputs import InputPipeline
@@ -63,12 +63,18 @@ def predict_images(loaded: LoadedModel, files: Sequence[str], *, top_k: int = 3,
                 arrays.append(load_image_array(path, loaded.preprocessing.resize_size))
                 good.append(path)
             except Exception as exc:
-                errors[path] = getattr(exc, "reason", None) or str(exc)
+                errors[path] = (getattr(exc, "reason", None) or str(exc)
+                                or f"could not be read ({type(exc).__name__})")
         probs = np.zeros((0, len(loaded.class_names)))
         if arrays:
             with torch.no_grad():
                 logits = model(pipeline.eval_batch(np.stack(arrays)).to(device))
             probs = torch.softmax(logits.float(), 1).cpu().numpy()
+            if not np.isfinite(probs).all():  # damaged or overflowing weights: no prediction
+                raise ModelFileError(f"{loaded.path} gave no valid probability (NaN or infinite "
+                                     f"output) for the images from {good[0]}: the model file is "
+                                     f"damaged. Train again or use another model.",
+                                     path=loaded.path)
         rows = dict(zip(good, probs))
         for path in chunk:
             if path in errors:
