@@ -241,7 +241,7 @@ def test_damaged_files_raise_image_read_error(tmp_path):
         "half.png": "truncated",
         "empty.jpg": "empty file (0 bytes)",
         "text.jpg": "not an image file",
-        "folder.jpg": "cannot read file",
+        "folder.jpg": "not a regular file: a folder",
         "missing.jpg": "cannot read file",
     }
     for name, reason in expected.items():

@@ -7,6 +7,7 @@ sentence a user can act on ("truncated image data", "not an image file", ...).
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import warnings
 from typing import BinaryIO
@@ -14,6 +15,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from .jpeg_size import too_small_reason
 from .pixels import UnsupportedModeError, resize_shorter_and_center_crop, to_rgb
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -120,9 +122,43 @@ def _unidentified_reason(file: BinaryIO) -> str:
     return "not an image file"
 
 
+def _kind_of_special_file(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def open_regular_file(path: str) -> BinaryIO:
+    """Open `path` for reading only if it is a regular file (a pipe or device would block).
+
+    Opened non-blocking, so a FIFO never hangs the caller, then checked with fstat.
+
+    Raises:
+        ImageReadError: "not a regular file: ..." for pipes, devices, sockets and folders.
+        OSError: When the file cannot be opened.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ImageReadError(f"not a regular file: {_kind_of_special_file(mode)}", path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _open_checked(file: BinaryIO) -> ImageFile.ImageFile:
     """Open an image header (no pixel decoding) and enforce the size limits."""
-    if os.fstat(file.fileno()).st_size == 0:
+    file_size = os.fstat(file.fileno()).st_size
+    if file_size == 0:
         raise ImageReadError("empty file (0 bytes)")
     try:
         img = Image.open(file, formats=_PILLOW_FORMATS)
@@ -139,6 +175,11 @@ def _open_checked(file: BinaryIO) -> ImageFile.ImageFile:
     if width <= 0 or height <= 0:
         img.close()
         raise ImageReadError("image has no pixels (0 width or height)")
+    if img.format in _JPEG_FORMATS:
+        reason = too_small_reason(file, file_size, width, height)
+        if reason is not None:
+            img.close()
+            raise ImageReadError(reason)
     return img
 
 
@@ -176,7 +217,7 @@ def probe_image(path: str) -> tuple[int, int]:
             image, too large, or truncated.
     """
     try:
-        with open(path, "rb") as file:
+        with open_regular_file(path) as file:
             with _open_checked(file) as img:
                 size = img.size
                 image_format = img.format
@@ -216,7 +257,7 @@ def _decode_oriented(path: str, draft_size: int | None) -> Image.Image:
     """
     try:
         # We own the file object, so the decoded image stays usable after it is closed.
-        with open(path, "rb") as file:
+        with open_regular_file(path) as file:
             img = _open_checked(file)
             if draft_size is not None and img.format in _JPEG_FORMATS:
                 img.draft("RGB", (draft_size, draft_size))
