@@ -188,8 +188,8 @@ def test_symlink_loop_terminates(tmp_path):
     (tmp_path / "a" / "loop").symlink_to(tmp_path / "a", target_is_directory=True)
     (tmp_path / "b" / "sub").mkdir()
     (tmp_path / "b" / "sub" / "up").symlink_to(tmp_path / "b", target_is_directory=True)
-    add_images(tmp_path / "linked_target", 3)
-    (tmp_path / "b" / "link").symlink_to(tmp_path / "linked_target", target_is_directory=True)
+    add_images(tmp_path / ".linked_target", 3)  # hidden: inside the dataset, not a class
+    (tmp_path / "b" / "link").symlink_to(tmp_path / ".linked_target", target_is_directory=True)
     scan = scan_dataset(tmp_path)
     assert sum(scan.counts()["a"].values()) == 10
     assert len([s for s in scan.samples if s.label == 1]) == 13  # followed a real link

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import ConfigError, DatasetError
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .checks import check_classes, check_extra_classes, dataset_warnings, left_out_warning
+from .links import LinkFence
 from .splits import stratified_split
 from .walk import NOT_IN_CLASS_FOLDER, FolderListing, ImageWalker, list_folder
 
@@ -250,6 +251,7 @@ def scan_dataset(
     found: dict[str, _Found] = {}
     if train_folder is None:
         layout = "classes"
+        walker.fence = LinkFence.around(root_path, {path: name for name, path in top.folders})
         found["train"] = _walk_classes(top, walker, skipped)
         carve: tuple[str, ...] = ("val", "test")
     else:
@@ -269,9 +271,12 @@ def scan_dataset(
             walker.count_file()
             skipped.append(SkippedFile(path, NOT_IN_CLASS_FOLDER))
         skipped.extend(SkippedFile(path, reason) for path, reason in top.skipped)
-        for split, path in folders.items():
-            if path is not None:
-                found[split] = _walk_classes(_list_or_fail(path), walker, skipped)
+        listings = {split: _list_or_fail(path) for split, path in folders.items() if path}
+        walker.fence = LinkFence.around(root_path, {
+            path: f"{split}/{name}" for split, listing in listings.items()
+            for name, path in listing.folders})
+        for split, listing in listings.items():
+            found[split] = _walk_classes(listing, walker, skipped)
         carve = ()
         if folders["val"] is None:
             carve = ("val",) if folders["test"] is not None else ("val", "test")

@@ -1,4 +1,5 @@
-"""Fast, loop-safe folder walking for the dataset scan (os.scandir, symlinks followed once)."""
+"""Fast, loop-safe folder walking for the dataset scan (os.scandir, symlinks followed once and
+only within the dataset folder, never into another class folder; see links.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .formats import IMAGE_EXTENSIONS, ImageReadError, is_ignored_name, probe_image
+from .links import LinkFence
 
 PROGRESS_EVERY_FILES = 200
 NOT_IN_CLASS_FOLDER = "not inside a class folder"
@@ -27,11 +29,13 @@ class FolderListing:
         folders: (name, path) of each subfolder (symlinks to folders included), naturally sorted.
         files: Paths of the files directly inside, sorted.
         skipped: (path, reason) for broken links and entries that are neither file nor folder.
+        links: The paths among `folders` and `files` that are symbolic links.
     """
 
     folders: list[tuple[str, str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    links: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -58,6 +62,8 @@ def list_folder(path: str) -> FolderListing:
             if is_ignored_name(entry.name):
                 continue
             kind = _entry_kind(entry)
+            if kind in ("folder", "file") and entry.is_symlink():
+                listing.links.add(entry.path)
             if kind == "folder":
                 listing.folders.append((entry.name, entry.path))
             elif kind == "file":
@@ -95,6 +101,8 @@ class ImageWalker:
     """Walks class folders recursively, checks every image, and reports progress.
 
     One walker is used for a whole scan so its file count and progress span all folders.
+    Set `fence` (the dataset and class folders) before walking to keep links inside the
+    dataset and out of other class folders.
     """
 
     def __init__(
@@ -103,6 +111,7 @@ class ImageWalker:
         self._progress = progress
         self._cancel = cancel
         self.files_seen = 0
+        self.fence = LinkFence()
 
     def count_file(self) -> None:
         """Count one file; check for cancel and report progress every few hundred files."""
@@ -128,7 +137,8 @@ class ImageWalker:
         """Find the usable images in `folder` and all its subfolders.
 
         Symlinked folders are followed, but a folder already visited in this walk (a symlink
-        loop, or a second link to the same folder) is skipped with a reason.
+        loop, or a second link to the same folder) is skipped with a reason, and so are links
+        the walker's `fence` refuses (outside the dataset, into another class folder).
         """
         result = WalkResult()
         try:
@@ -149,14 +159,26 @@ class ImageWalker:
                 result.skipped.append((path, _os_reason("cannot open folder", error)))
                 continue
             for file_path in listing.files:
-                reason = self.check_file(file_path)
+                reason = None
+                if file_path in listing.links:
+                    reason = self.fence.file_link_reason(file_path, folder)
+                if reason is None:
+                    reason = self.check_file(file_path)
+                else:
+                    self.count_file()
                 if reason is None:
                     result.images.append(file_path)
                 else:
                     result.skipped.append((file_path, reason))
             result.skipped.extend(listing.skipped)
             for _, sub_path in reversed(listing.folders):
-                self._push_folder(sub_path, ancestors, visited, stack, result)
+                reason = None
+                if sub_path in listing.links:
+                    reason = self.fence.folder_link_reason(sub_path, folder)
+                if reason is None:
+                    self._push_folder(sub_path, ancestors, visited, stack, result)
+                else:
+                    result.skipped.append((sub_path, reason))
         result.images.sort()
         result.skipped.sort()
         return result
