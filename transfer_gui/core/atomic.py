@@ -1,18 +1,24 @@
 """Atomic file writes: write a temporary file beside the target, then rename it over the target.
 
-A crash or a full disk midway leaves the previous file (or no file), never a half-written one.
+A crash or a full disk midway leaves the previous file (or no file), never a half-written one,
+and a full disk, a read-only folder or a missing permission becomes a WriteError (a UserError)
+that names the cause and the file, not a traceback or torch's "unexpected pos".
 The file gets the permissions any new file gets (0666 less the umask), not the private 0600 of a
 temporary file: a colleague or a backup job can read what the user saved.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import Any, Callable, IO, Optional
+
+from .errors import UserError
 
 
 _umask_lock = threading.Lock()
@@ -38,9 +44,65 @@ def new_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call `write(f)` on a temporary binary file, fsync it, and rename it to `path`."""
+class WriteError(UserError):
+    """A file could not be written for a reason the user can fix: a full disk, a read-only
+    folder, no permission. `errno` is the system's error number."""
+
+    def __init__(self, message: str, path: str, errno_: int) -> None:
+        super().__init__(message, path=path)
+        self.errno = errno_
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NO_PERMISSION = {errno.EACCES, errno.EPERM}
+
+
+def explain_write_error(exc: BaseException, path: str | os.PathLike) -> Optional[WriteError]:
+    """A WriteError naming the cause of `exc` when it (or an exception it arose from: torch
+    wraps the OSError of a full disk in a RuntimeError) is a full disk, a read-only file system
+    or a missing permission; None for anything else."""
     target = Path(path)
+    seen: set[int] = set()
+    cause: Optional[BaseException] = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, WriteError):
+            return cause
+        if isinstance(cause, OSError) and cause.errno is not None:
+            if cause.errno in _DISK_FULL:
+                return WriteError(f"No space left on the disk of {target}: free some space, or "
+                                  f"choose a folder on another disk, and try again. Nothing "
+                                  f"was overwritten.", str(target), cause.errno)
+            if cause.errno == errno.EROFS:
+                return WriteError(f"{target.parent} is read-only, so {target.name} cannot be "
+                                  f"written there: choose another folder.", str(target),
+                                  cause.errno)
+            if cause.errno in _NO_PERMISSION:
+                return WriteError(f"No permission to write {target}: choose another folder, or "
+                                  f"ask for write access to {target.parent}.", str(target),
+                                  cause.errno)
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call `write(f)` on a temporary binary file, fsync it, and rename it to `path`.
+
+    Raises:
+        WriteError: The disk is full, the folder read-only or not writable (the target is
+            unchanged, no temporary file is left).
+    """
+    target = Path(path)
+    try:
+        return _write_and_replace(target, write)
+    except Exception as exc:
+        explained = explain_write_error(exc, target)
+        if explained is None or explained is exc:
+            raise
+        raise explained from exc
+
+
+def _write_and_replace(target: Path, write: Callable[[IO[bytes]], None]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -69,7 +131,23 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    """Write `obj` as JSON. JSON has no NaN or infinity: such a number (a metric that is
+    undefined, e.g. over no images) is written as null, so every file stays valid JSON."""
+    return atomic_write_text(path, json.dumps(finite_json(obj), indent=2, ensure_ascii=False,
+                                              allow_nan=False) + "\n")
+
+
+def finite_json(obj: Any) -> Any:
+    """`obj` with every NaN or infinite float (numpy's too) replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if type(obj).__module__ == "numpy" and getattr(obj, "shape", None) == ():  # numpy scalars
+        return finite_json(obj.item())
+    return obj
 
 
 def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:

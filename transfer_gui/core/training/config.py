@@ -30,6 +30,16 @@ AUGMENTATION_PRESETS = ("none", "light", "strong")  # recipes: core/inputs.py
 # training/batchnorm.py for the measurements behind the default.
 BATCH_NORM_POLICIES = ("frozen", "reestimate", "train")
 DEVICES = ("auto", "cuda", "mps", "cpu")
+MAX_SEED = 2**32 - 1  # numpy's seeds stop here
+# Allowed values of the numeric options, both ends included (learning rates and the L2 strength
+# must also be above 0). The upper ends keep a typing slip ("999", "1e300") from becoming hours
+# of training, or a model of NaN; no backbone has more than 64 stages (the largest has 19).
+OPTION_RANGES: dict[str, tuple[float, float]] = {
+    "epochs": (1, 10_000), "batch_size": (1, 4096), "learning_rate": (0, 10),
+    "backbone_lr_factor": (0, 10), "unfreeze_stages": (0, 64), "warmup_epochs": (0, 1000),
+    "weight_decay": (0, 10), "feature_views": (0, 32), "stay_close": (0, 10),
+    "early_stopping_patience": (0, 10_000), "seed": (0, MAX_SEED), "split_seed": (0, MAX_SEED),
+}
 
 # Settings that differ by mode; everything else has one default.
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -153,20 +163,20 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise bad(f.name, "give a finite number")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise bad(name, "it must be at least 1")
+        for name, (low, high) in OPTION_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise bad(name, f"give a whole number from {low} to {high}"
+                          + (", or leave it unset to train all stages"
+                             if name == "unfreeze_stages" else ""))
         for name in ("learning_rate", "backbone_lr_factor"):
             if not getattr(self, name) > 0:
                 raise bad(name, "it must be greater than 0")
-        for name in ("warmup_epochs", "early_stopping_patience", "weight_decay", "feature_views",
-                     "stay_close"):
-            if getattr(self, name) < 0:
-                raise bad(name, "it must not be negative")
         if self.head_l2 is not None and not self.head_l2 > 0:
             raise bad("head_l2", "it must be greater than 0, or unset to choose it automatically")
-        if self.unfreeze_stages is not None and self.unfreeze_stages < 0:
-            raise bad("unfreeze_stages", "give a number of stages, or leave it unset to train all")
+        if self.mode == FINE_TUNING and 0 < self.epochs <= self.warmup_epochs:
+            raise bad("warmup_epochs", f"it must be less than the epochs ({self.epochs}), or the "
+                      f"backbone never trains")
         for name in ("label_smoothing", "dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise bad(name, "it must be in [0, 1)")

@@ -12,6 +12,7 @@ follows the micro-batch); L-BFGS steps once per batch with a closure (full-batch
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import nullcontext
 from typing import Callable, Iterable, Optional, Sequence
@@ -27,6 +28,11 @@ EVENTS = ("before_fit", "before_epoch", "before_train", "before_batch", "after_b
           "after_fit")
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+class Diverged(Exception):
+    """A loss became NaN or infinite: the weights are ruined, so training stops at once (the
+    epoch is not validated nor offered as the best model)."""
 
 
 class Callback:
@@ -124,6 +130,9 @@ class Trainer:
             self.cancelled = True
             self.stop_reason = "stopped by the user"
             self.event("after_cancel")
+        except Diverged as exc:
+            self.stop_reason = (f"{exc}, so training stopped; the learning rate or weight decay "
+                                f"is probably too high (try a lower one)")
         finally:
             self.event("after_fit")
 
@@ -143,6 +152,9 @@ class Trainer:
             loss_sum, batch_correct = step(inputs, targets)
             n = self.batch_samples = targets.shape[0]
             self.batch_loss = loss_sum / max(n, 1)
+            if not math.isfinite(self.batch_loss):
+                raise Diverged(f"The training loss became {self.batch_loss} in epoch "
+                               f"{self.epoch + 1}, batch {self.batch_index + 1}")
             total_loss += loss_sum
             correct += batch_correct
             seen += n
@@ -204,5 +216,8 @@ class Trainer:
             correct += int((logits.argmax(1) == targets).sum())
             seen += targets.shape[0]
         self.metrics["val_loss"] = total_loss / max(seen, 1)
+        if not math.isfinite(self.metrics["val_loss"]):
+            raise Diverged(f"The validation loss became {self.metrics['val_loss']} after epoch "
+                           f"{self.epoch + 1}")
         self.metrics["val_acc"] = correct / max(seen, 1)
         self.event("after_validate")
