@@ -45,6 +45,7 @@ def test_full_disk_names_the_cause_and_keeps_the_previous_file(tmp_path, full_di
     with pytest.raises(WriteError, match="No space left") as caught:
         atomic_write_json(target, {"data": "x" * 1000})
     assert isinstance(caught.value, UserError) and str(target) in str(caught.value)
+    assert isinstance(caught.value, OSError)  # handlers of a write's OSError still catch it
     assert caught.value.errno == errno.ENOSPC
     assert json.loads(target.read_text()) == {"good": True}
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
@@ -94,3 +95,14 @@ def test_json_never_holds_nan(tmp_path):
 
     assert json.loads(path.read_text(), parse_constant=no_constants) == {
         "loss": None, "acc": [None, 0.5, 3], "name": "x"}
+
+
+def test_project_save_on_a_full_disk_says_so(tmp_path, full_disk):
+    from transfer_gui.core.project import Project, ProjectError, save_project
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"data_dir": "/nowhere", "pad": "' + "x" * 500 + '"}')
+    with pytest.raises(ProjectError, match="No space left") as caught:
+        save_project(tmp_path / "p.tgproj", Project("p", None, [run]))
+    assert str(tmp_path / "p.tgproj") in str(caught.value)

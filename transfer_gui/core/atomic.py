@@ -44,13 +44,17 @@ def new_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
-class WriteError(UserError):
+class WriteError(UserError, OSError):
     """A file could not be written for a reason the user can fix: a full disk, a read-only
-    folder, no permission. `errno` is the system's error number."""
+    folder, no permission. Also an OSError (with `errno` and `strerror`), so code that handles
+    OSErrors of a write keeps doing so; str() is the whole message."""
 
     def __init__(self, message: str, path: str, errno_: int) -> None:
         super().__init__(message, path=path)
-        self.errno = errno_
+        self.errno, self.strerror, self.filename = errno_, os.strerror(errno_), path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .atomic import atomic_write, atomic_write_bytes, atomic_write_json
+from .atomic import WriteError, atomic_write, atomic_write_bytes, atomic_write_json
 from .errors import UserError
 from .run_dir import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT
 
@@ -82,7 +82,7 @@ class Project:
             config_file = Path(run) / CONFIG
             try:
                 config = json.loads(config_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 continue
             if isinstance(config, dict) and _same_path(config.get("data_dir"), old):
                 atomic_write_json(config_file, {**config, "data_dir": str(new)})
@@ -135,7 +135,7 @@ def save_project(path: str | Path, project: Project) -> Path:
         config_data_dir = None
         try:
             config_data_dir = json.loads((run / CONFIG).read_text(encoding="utf-8")).get("data_dir")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass
         entries.append({
             "id": run_id, "name": run.resolve().name,
@@ -157,6 +157,8 @@ def save_project(path: str | Path, project: Project) -> Path:
 
     try:
         return atomic_write(target, write)
+    except WriteError as exc:  # a full disk, read-only folder or missing permission, named
+        raise ProjectError(f"Could not save the project: {exc}", path=str(target)) from None
     except OSError as exc:
         raise ProjectError(f"Could not save the project to {target} ({exc}).",
                            path=str(target)) from None
@@ -195,6 +197,9 @@ def _parse_json(data: bytes, what: str, path: Path) -> Any:
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProjectError(f"{path} is damaged: {what} is not valid JSON ({exc}).",
                            path=str(path)) from None
+    except RecursionError:  # e.g. [[[[...]]]] nested deeper than the parser's stack allows
+        raise ProjectError(f"{path} is damaged: {what} is nested too deeply to be a "
+                           f"transfer_gui file.", path=str(path)) from None
 
 
 def _check_weights(data: bytes, what: str, path: Path) -> None:
