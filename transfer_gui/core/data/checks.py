@@ -129,3 +129,25 @@ def dataset_warnings(counts: dict[str, dict[str, int]], num_skipped: int) -> lis
         plural = "file was" if num_skipped == 1 else "files were"
         warnings.append(f"{num_skipped:,} {plural} skipped (see the skipped list for reasons)")
     return warnings
+
+
+def empty_split_message(split: str, folder: str | None, skipped: list[tuple[str, str]]) -> str:
+    """Why a split ("val" or "test") has no usable image, and what to do about it.
+
+    Args:
+        split: The split's name.
+        folder: The split's own folder, when it was read from one (None when carved).
+        skipped: (path, reason) of that split's files that could not be used.
+    """
+    label = "validation" if split == "val" else split
+    if folder is None and not skipped:
+        return (f"The dataset has no {label} images. Add a '{split}' folder, or more images per "
+                "class so some can be set aside.")
+    where = f"The {label} folder {folder} has" if folder else f"The dataset's {label} split has"
+    hint = f" ({_skipped_hint(skipped)})" if skipped else ""
+    if folder:
+        fix = (f"replace them with readable images, or remove that folder so {label} images are "
+               "set aside from the training images")
+    else:
+        fix = "see the skipped files and add readable images"
+    return f"{where} no readable images{hint}: {fix}."

@@ -18,7 +18,13 @@ from typing import Any
 
 from ..errors import ConfigError, DatasetError
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
-from .checks import check_classes, check_extra_classes, dataset_warnings, left_out_warning
+from .checks import (
+    check_classes,
+    check_extra_classes,
+    dataset_warnings,
+    empty_split_message,
+    left_out_warning,
+)
 from .links import LinkFence
 from .splits import stratified_split
 from .walk import NOT_IN_CLASS_FOLDER, FolderListing, ImageWalker, list_folder
@@ -61,6 +67,9 @@ class DatasetScan:
         splits_made: Splits carved from other images rather than read from their own folder.
         left_out_classes: Class folders without a usable image that were left out
             (`leave_out_empty_classes`).
+        layout_warnings: The warnings about folders (not about counts); `warnings` is these
+            plus the count warnings, recomputed whenever samples are dropped (`without`).
+        split_folders: {split: folder} for the splits read from their own folder.
     """
 
     root: str
@@ -73,6 +82,8 @@ class DatasetScan:
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     splits_made: list[str] = field(default_factory=list)
     left_out_classes: list[str] = field(default_factory=list)
+    layout_warnings: list[str] = field(default_factory=list)
+    split_folders: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -108,15 +119,31 @@ class DatasetScan:
             for sample in self.samples
             if sample.path in removed
         ]
-        return replace(
+        smaller = replace(
             self,
             class_names=list(self.class_names),
             samples=kept,
-            skipped=[*self.skipped, *newly_skipped],
-            warnings=list(self.warnings),
+            skipped=sorted([*self.skipped, *newly_skipped], key=lambda item: item.path),
             splits_made=list(self.splits_made),
             left_out_classes=list(self.left_out_classes),
+            layout_warnings=list(self.layout_warnings),
+            split_folders=dict(self.split_folders),
         )
+        smaller.warnings = smaller.recomputed_warnings()
+        return smaller
+
+    def recomputed_warnings(self) -> list[str]:
+        """`layout_warnings` plus the warnings about this scan's counts and skipped files."""
+        return [*self.layout_warnings, *dataset_warnings(self.counts(), len(self.skipped))]
+
+    def empty_split_message(self, split: str, failed: Iterable[SkippedFile] = ()) -> str:
+        """Why `split` has no usable image (its folder's skipped files, or `failed`), with a fix."""
+        folder = self.split_folders.get(split)
+        skipped = [(item.path, item.reason) for item in failed]
+        if folder is not None and not skipped:
+            skipped = [(item.path, item.reason) for item in self.skipped
+                       if item.path.startswith(folder + os.sep)]
+        return empty_split_message(split, folder, skipped)
 
     def summary(self) -> dict[str, Any]:
         """Return a JSON-serialisable description (no per-file lists)."""
@@ -249,6 +276,7 @@ def scan_dataset(
     top = _list_or_fail(root_path)
     train_folder = _pick_split_folder(top, ("train",), root_path)
     found: dict[str, _Found] = {}
+    split_folders: dict[str, str] = {}
     if train_folder is None:
         layout = "classes"
         walker.fence = LinkFence.around(root_path, {path: name for name, path in top.folders})
@@ -271,7 +299,8 @@ def scan_dataset(
             walker.count_file()
             skipped.append(SkippedFile(path, NOT_IN_CLASS_FOLDER))
         skipped.extend(SkippedFile(path, reason) for path, reason in top.skipped)
-        listings = {split: _list_or_fail(path) for split, path in folders.items() if path}
+        split_folders = {split: path for split, path in folders.items() if path is not None}
+        listings = {split: _list_or_fail(path) for split, path in split_folders.items()}
         walker.fence = LinkFence.around(root_path, {
             path: f"{split}/{name}" for split, listing in listings.items()
             for name, path in listing.folders})
@@ -305,13 +334,14 @@ def scan_dataset(
         class_names=class_names,
         samples=samples,
         skipped=sorted(skipped, key=lambda item: item.path),
-        warnings=warnings,
         split_seed=seed,
         split_fractions=fractions,
         splits_made=_splits_made(layout, carve, fractions),
         left_out_classes=left_out,
+        layout_warnings=warnings,
+        split_folders=split_folders,
     )
-    scan.warnings.extend(dataset_warnings(scan.counts(), len(scan.skipped)))
+    scan.warnings = scan.recomputed_warnings()
     return scan
 
 

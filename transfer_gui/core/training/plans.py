@@ -98,8 +98,9 @@ def drop_failures(dataset: DatasetScan, files: list[str], failures: dict[int, st
         raise DatasetError(f"Class '{empty[0]}' has no training image that can be decoded. "
                            f"See the skipped files and add readable images.", path=dataset.root)
     if not dataset.split("val"):
-        raise DatasetError("None of the validation images can be decoded. See the skipped files "
-                           "and add readable images.", path=dataset.root)
+        failed = [s for s in dataset.skipped if s.path in {files[i] for i in failures}]
+        raise DatasetError(dataset.empty_split_message("val", failed),
+                           path=dataset.split_folders.get("val", dataset.root))
     return dataset
 
 
