@@ -13,7 +13,7 @@ from typing import Callable, Collection, Optional, Sequence
 
 from .cli_commands.crossval import CV_SUMMARY, add_cv_options, cmd_cv
 from .cli_commands.common import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
-                                  BackboneName)
+                                  BackboneName, positive_int)
 from .cli_commands.models import cmd_backbones, cmd_evaluate, cmd_predict
 from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
 from .cli_commands.train import cmd_train
@@ -120,7 +120,8 @@ def _add_predict_options(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("model", help="model.pt, or a run folder holding one")
     pr.add_argument("images", nargs="+", help="image files and/or folders")
     pr.add_argument("--csv", help="write a CSV table of the predictions here")
-    pr.add_argument("--top-k", type=int, default=3)
+    pr.add_argument("--top-k", type=positive_int, default=3, metavar="K",
+                    help="how many of the likeliest classes to list per image (default: 3)")
 
 
 def _add_export_options(x: argparse.ArgumentParser) -> None:
@@ -181,18 +182,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         The exit code: EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED or EXIT_ERROR.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    named = _command_in(argv)
-    parser = build_parser(with_options=[named] if named else [])
-    args = parser.parse_args(argv)
-    from .core.runtime import tune_memory_allocator
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \udcff
+        getattr(stream, "reconfigure", lambda **_: None)(errors="backslashreplace")
+    try:  # Ctrl-C while the parser or torch loads: the same one line as during a command
+        named = _command_in(argv)
+        parser = build_parser(with_options=[named] if named else [])
+        args = parser.parse_args(argv)
+        from .core.runtime import tune_memory_allocator
 
-    tune_memory_allocator()
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
-    command = COMMANDS[args.command]
-    try:
-        return command(args)
+        tune_memory_allocator()
+        if args.command is None:
+            parser.print_help()
+            return EXIT_OK
+        return COMMANDS[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -26,6 +26,17 @@ def cancel_on_ctrl_c(cancel: CancelToken) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed: give 1 or more")
+    return value
+
+
 class BackboneName(argparse.Action):
     """`--backbone NAME`, checked against the backbone registry only when given.
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from ..core.atomic import check_writable_file
 from ..core.cli_progress import TextProgress
 from ..core.errors import UserError
 from ..core.jobs import CancelToken
@@ -68,6 +69,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..core.model_file import load_model
     from ..core.predict import predict_images
 
+    if args.out:
+        check_writable_file(args.out, "--out")  # before the work, not after it
     loaded = load_model(args.model)
     config = _run_config(args.model) or {}
     data = args.data or config.get("data_dir")
@@ -115,6 +118,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..core.model_file import load_model
     from ..core.predict import collect_images, predict_images
 
+    if args.csv:
+        check_writable_file(args.csv, "--csv")  # before the work, not after it
     loaded = load_model(args.model)
     files = collect_images(args.images)
     if not files:

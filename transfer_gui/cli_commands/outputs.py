@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.atomic import check_writable_file, check_writable_folder
 from ..core.errors import UserError
 from ..core.jobs import CancelToken
 from .common import EXIT_OK, cancel_on_ctrl_c
@@ -22,6 +23,7 @@ def cmd_cam(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha must be between 0 and 1, not {args.alpha}.")
+    check_writable_folder(args.out, "--out")  # before the work, not after it
     loaded = load_model(args.model)
     files = collect_images(args.images)
     if not files:
@@ -66,6 +68,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Exports a run's model and prints the check of the exported file against the run."""
     from ..core.export import export_run
 
+    check_out = check_writable_folder if args.format == "bundle" else check_writable_file
+    check_out(args.out, "--out")  # before the work, not after it
     cancel = CancelToken()
     cancel_on_ctrl_c(cancel)
     result = export_run(args.run_dir, args.format, args.out, cancel=cancel)

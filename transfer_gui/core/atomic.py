@@ -59,6 +59,7 @@ class WriteError(UserError, OSError):
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _NO_PERMISSION = {errno.EACCES, errno.EPERM}
+_NOT_A_FOLDER = {errno.ENOTDIR, errno.EEXIST}  # a part of the folder path is a file
 
 
 def explain_write_error(exc: BaseException, path: str | os.PathLike) -> Optional[WriteError]:
@@ -81,12 +82,61 @@ def explain_write_error(exc: BaseException, path: str | os.PathLike) -> Optional
                 return WriteError(f"{target.parent} is read-only, so {target.name} cannot be "
                                   f"written there: choose another folder.", str(target),
                                   cause.errno)
+            if cause.errno in _NOT_A_FOLDER:
+                return WriteError(f"A part of the folder {target.parent} is a file, not a "
+                                  f"folder, so {target.name} cannot be written there: choose "
+                                  f"another place.", str(target), cause.errno)
             if cause.errno in _NO_PERMISSION:
                 return WriteError(f"No permission to write {target}: choose another folder, or "
                                   f"ask for write access to {target.parent}.", str(target),
                                   cause.errno)
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def check_writable_file(path: str | os.PathLike, what: str = "") -> Path:
+    """Check, before any work, that the file `path` can be written (it is not a folder, no part
+    of its folder is a file, the nearest existing folder is writable); returns it.
+
+    Args:
+        what: How the user named it (e.g. "--csv"), put before the path in the message.
+
+    Raises:
+        UserError: Saying which of these it is and what to do.
+    """
+    target = Path(path)
+    label = f"{what} {target}" if what else str(target)
+    if target.is_dir():
+        raise UserError(f"{label} is a folder; give the name of a file to write (inside it, "
+                        f"for example).", path=str(target))
+    _check_writable_place(target.parent, target)
+    return target
+
+
+def check_writable_folder(path: str | os.PathLike, what: str = "") -> Path:
+    """Check, before any work, that the folder `path` exists or can be created and written to."""
+    target = Path(path)
+    label = f"{what} {target}" if what else str(target)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{label} is a file, not a folder; give a folder to write into.",
+                        path=str(target))
+    _check_writable_place(target, target)
+    return target
+
+
+def _check_writable_place(folder: Path, target: Path) -> None:
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{existing} is a file, so {target} cannot be created there: choose "
+                        f"another place.", path=str(target))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
+        code = errno.EROFS if read_only else errno.EACCES
+        explained = explain_write_error(OSError(code, os.strerror(code)), existing / target.name)
+        assert explained is not None
+        raise explained
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
@@ -136,9 +186,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write `obj` as JSON. JSON has no NaN or infinity: such a number (a metric that is
-    undefined, e.g. over no images) is written as null, so every file stays valid JSON."""
-    return atomic_write_text(path, json.dumps(finite_json(obj), indent=2, ensure_ascii=False,
-                                              allow_nan=False) + "\n")
+    undefined, e.g. over no images) is written as null, so every file stays valid JSON. A file
+    name that is not valid UTF-8 (its bytes kept as lone surrogates) is written as a \\udcXX
+    escape, which json.load turns back into the same name."""
+    text = json.dumps(finite_json(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = "".join(f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c
+                       for c in text).encode("utf-8")
+    return atomic_write_bytes(path, data)
 
 
 def finite_json(obj: Any) -> Any:
