@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .data import IMAGE_EXTENSIONS, load_image_array
+from .data.walk import list_folder
 from .errors import ModelFileError, UserError
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .model_file import LoadedModel
@@ -28,19 +29,54 @@ class Prediction:
     error: str = ""
 
 
-def collect_images(inputs: Iterable[str | os.PathLike]) -> list[str]:
-    """Image files named directly, plus those found (recursively, sorted) in named folders."""
+def _images_below(folder: str, skipped: list[tuple[str, str]]) -> list[str]:
+    """Image files below `folder` (hidden names left out, each folder once), sorted by path."""
     files: list[str] = []
+    stack, seen = [folder], set()
+    while stack:
+        path = stack.pop()
+        try:
+            info = os.stat(path)
+            if (info.st_dev, info.st_ino) in seen:
+                skipped.append((path, "folder already searched (a link back to it)"))
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            listing = list_folder(path)
+        except OSError as error:
+            reason = (error.strerror or str(error)).lower()
+            skipped.append((path, f"cannot open folder: {reason}"))
+            continue
+        files += [f for f in listing.files if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
+        skipped += [(p, reason) for p, reason in listing.skipped
+                    if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS or "link" in reason]
+        stack += [sub for _, sub in reversed(listing.folders)]
+    return sorted(files)
+
+
+def collect_images(inputs: Iterable[str | os.PathLike],
+                   skipped: Optional[list[tuple[str, str]]] = None) -> list[str]:
+    """Image files named directly, plus those found (recursively, sorted) in named folders.
+
+    Args:
+        inputs: Files and folders.
+        skipped: When given, receives (path, reason) for each subfolder that cannot be read
+            and each image-named entry that is not a regular file (a pipe, a broken link).
+
+    Raises:
+        UserError: An input does not exist.
+    """
+    files: list[str] = []
+    found_skipped: list[tuple[str, str]] = []
     for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                     and not any(part.startswith(".") for part in p.relative_to(path).parts)]
-            files += sorted(str(p) for p in found)
-        elif path.exists():
-            files.append(str(path))
+        path = str(Path(item))  # normalised as before: "dir/" and "./dir" give "dir"
+        if os.path.isdir(path):
+            files += _images_below(path, found_skipped)
+        elif os.path.exists(path):
+            files.append(path)
         else:
-            raise UserError(f"No such file or folder: {path}", path=str(path))
+            raise UserError(f"No such file or folder: {path}", path=path)
+    if skipped is not None:
+        skipped += found_skipped
     return files
 
 

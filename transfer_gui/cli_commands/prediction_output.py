@@ -1,0 +1,81 @@
+"""What `predict` and `evaluate` print and write: one line per image whatever its name, a CSV that
+keeps every name, and the images or folders that could not be read."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the commands import this lazily; keep torch out of the import
+    from ..core.predict import Prediction
+
+SHOWN_UNREADABLE = 5
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """`text` on one line: newline, tab and other control characters as escapes (\\n, \\t,
+    \\x07) and each byte of a name that is not valid UTF-8 as \\xNN, so a file name can never
+    split a tab-separated line."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # a raw byte kept by the file system decoding
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def prediction_line(prediction: Prediction) -> str:
+    """One tab-separated line: file, class, probability (or the error)."""
+    if prediction.error:
+        return f"{printable(prediction.path)}\tERROR: {printable(prediction.error)}"
+    return (f"{printable(prediction.path)}\t{printable(prediction.predicted)}\t"
+            f"{prediction.probability:.3f}")
+
+
+def predictions_csv(rows: Sequence[Prediction], top_k: int) -> bytes:
+    """The CSV table of `rows` as bytes: UTF-8, with names that are not valid UTF-8 kept as
+    their original bytes (surrogateescape), and names with newlines quoted by the csv module."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["file", "predicted", "probability",
+                     *[f"top{i + 1}" for i in range(top_k)], "error"])
+    for p in rows:
+        tops = [f"{c}:{q:.4f}" for c, q in p.top] + [""] * (top_k - len(p.top))
+        writer.writerow([p.path, p.predicted, f"{p.probability:.6f}" if not p.error else "",
+                         *tops[:top_k], p.error])
+    return text.getvalue().encode("utf-8", errors="surrogateescape")
+
+
+def report_skipped_inputs(skipped: Sequence[tuple[str, str]]) -> None:
+    """Say (on stderr) which folders or entries were not searched for images, and why."""
+    for path, reason in skipped:
+        print(f"Skipped {printable(path)}: {printable(reason)}", file=sys.stderr)
+
+
+def unreadable_images(predictions: Sequence[Prediction]) -> dict[str, Any]:
+    """JSON fields naming the images that could not be read: count and every file's reason."""
+    failed = [p for p in predictions if p.error]
+    return {"num_unreadable": len(failed),
+            "unreadable": [{"file": p.path, "reason": p.error} for p in failed]}
+
+
+def report_unreadable(predictions: Sequence[Prediction]) -> None:
+    """Print how many images could not be read (left out of the scores), and the first few."""
+    failed = [p for p in predictions if p.error]
+    if not failed:
+        return
+    print(f"Left out {len(failed)} of {len(predictions)} image(s) that could not be read:")
+    for p in failed[:SHOWN_UNREADABLE]:
+        print(f"  {printable(p.path)}: {printable(p.error)}")
+    if len(failed) > SHOWN_UNREADABLE:
+        print(f"  ... and {len(failed) - SHOWN_UNREADABLE} more (all are listed in --out's JSON)")
