@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..atomic import atomic_write, atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..atomic import (atomic_write, atomic_write_bytes, atomic_write_json, atomic_write_text,
+                      explain_write_error)
 from ..errors import UserError
 from ..model_file import LoadedModel
 from .predict_template import PREDICT_PY
@@ -143,10 +147,34 @@ def model_card(loaded: LoadedModel, config: dict | None, dataset: dict | None,
 
 def write_bundle(run_dir: Path, loaded: LoadedModel, out: Path,
                  write_torchscript: Callable[[LoadedModel, Path], Path]) -> list[Path]:
-    """Write the bundle folder `out`; returns the files written."""
+    """Write the bundle folder `out`; returns the files written.
+
+    The files are first written into a hidden folder beside `out` and moved into `out` only when
+    all of them are there, so a full disk or an error midway leaves no empty or half bundle
+    (and an earlier bundle in `out` as it was).
+    """
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; a bundle is a folder. Give a folder path.", path=str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        try:
+            written = _write_bundle_files(run_dir, loaded, staging, write_torchscript)
+            out.mkdir(exist_ok=True)
+            for file in written:
+                os.replace(file, out / file.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:  # a full disk, a read-only folder: named (WriteError)
+        explained = explain_write_error(exc, out / "model.pt")
+        if explained is None or explained is exc:
+            raise
+        raise explained from exc
+    return [out / file.name for file in written]
+
+
+def _write_bundle_files(run_dir: Path, loaded: LoadedModel, out: Path,
+                        write_torchscript: Callable[[LoadedModel, Path], Path]) -> list[Path]:
     config = _read_json(run_dir / "config.json")
     dataset = _read_json(run_dir / "dataset.json")
     evaluation = _read_json(run_dir / "evaluation.json")

@@ -59,8 +59,23 @@ def write_torchscript(loaded: LoadedModel, path: str | Path) -> Path:
         return atomic_write(path, lambda f: torch.jit.save(traced, f))
 
 
+ONNX_INSTALL_HINT = ("ONNX export needs the 'onnx' package, which is not installed here: "
+                     "pip install \"transfer-gui[onnx]\" (onnx and onnxruntime), or export "
+                     "as TorchScript or a bundle instead.")
+
+
+def _require_onnx() -> None:
+    """A UserError with the install hint when `onnx` cannot be imported. torch's exporter
+    would raise its own OnnxExporterError ("Module onnx is not installed!"), a RuntimeError."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise UserError(ONNX_INSTALL_HINT) from None
+
+
 def write_onnx(loaded: LoadedModel, path: str | Path) -> Path:
     """Export with the TorchScript-based exporter: opset 17, dynamic batch, output = logits."""
+    _require_onnx()
     buffer = io.BytesIO()
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -72,6 +87,10 @@ def write_onnx(loaded: LoadedModel, path: str | Path) -> Path:
     except ModuleNotFoundError as exc:
         raise UserError(f"ONNX export needs the '{exc.name}' package: pip install "
                         f"\"transfer-gui[onnx]\" (onnx and onnxruntime).") from None
+    except RuntimeError as exc:
+        if "not installed" in str(exc):  # torch.onnx.OnnxExporterError for a missing package
+            raise UserError(f"{ONNX_INSTALL_HINT} ({exc})") from None
+        raise
     return atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -91,6 +110,8 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *,
     """
     if fmt not in FORMATS:
         raise UserError(f"Unknown export format {fmt!r}: use one of {', '.join(FORMATS)}.")
+    if fmt == "onnx":
+        _require_onnx()  # before reading the validation images
     cancel = cancel or CancelToken()
     run_dir, out = Path(run_dir), Path(out)
     loaded = load_model(run_dir)
