@@ -132,11 +132,12 @@ def _check_writable_place(folder: Path, target: Path) -> None:
         raise UserError(f"{existing} is a file, so {target} cannot be created there: choose "
                         f"another place.", path=str(target))
     if not os.access(existing, os.W_OK | os.X_OK):
-        read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
-        code = errno.EROFS if read_only else errno.EACCES
-        explained = explain_write_error(OSError(code, os.strerror(code)), existing / target.name)
-        assert explained is not None
-        raise explained
+        if hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY:
+            raise WriteError(f"{existing} is read-only, so {target} cannot be written: choose "
+                             f"another folder.", str(target), errno.EROFS)
+        raise WriteError(f"No permission to write in {existing}, so {target} cannot be written: "
+                         f"choose another folder, or ask for write access.", str(target),
+                         errno.EACCES)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:

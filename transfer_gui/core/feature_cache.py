@@ -10,6 +10,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .atomic import check_writable_folder
+from .errors import UserError
 from .feature_store import DEFAULT_MAX_BYTES, FeatureStore, signature_group, signature_path
 
 
@@ -53,11 +55,15 @@ class FeatureCache:
     """Feature vectors per (recipe, image file); thread-safe.
 
     In memory; given a `directory`, also on disk across sessions (core/feature_store.py: at
-    most `max_bytes`, least recently used folders deleted first).
+    most `max_bytes`, least recently used folders deleted first). The directory is checked
+    first, so a file or a read-only folder is refused before any feature is computed (a
+    WriteError, a UserError), not when the features are saved.
     """
 
     def __init__(self, directory: Optional[str | os.PathLike] = None,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if directory:
+            check_writable_folder(directory, "The feature cache folder")
         self.directory = Path(directory) if directory else None
         self.disk = FeatureStore(self.directory, max_bytes) if self.directory else None
         self._tables: dict[str, _Table] = {}
@@ -144,7 +150,10 @@ def default_feature_cache() -> FeatureCache:
 def configure_default_feature_cache(directory: Optional[str | os.PathLike],
                                     max_bytes: int = DEFAULT_MAX_BYTES) -> FeatureCache:
     """Make the process-wide cache keep features in `directory` too (the desktop app passes its
-    data folder); returns it."""
+    data folder); returns it. A folder that cannot be written leaves the cache in memory only."""
     global _default_cache
-    _default_cache = FeatureCache(directory, max_bytes)
+    try:
+        _default_cache = FeatureCache(directory, max_bytes)
+    except UserError:
+        _default_cache = FeatureCache()
     return _default_cache
