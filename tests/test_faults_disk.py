@@ -106,3 +106,18 @@ def test_project_save_on_a_full_disk_says_so(tmp_path, full_disk):
     with pytest.raises(ProjectError, match="No space left") as caught:
         save_project(tmp_path / "p.tgproj", Project("p", None, [run]))
     assert str(tmp_path / "p.tgproj") in str(caught.value)
+
+
+def test_cam_files_on_a_full_disk_leave_no_truncated_file(tmp_path, full_disk):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from transfer_gui.core.cam import save_explanation
+
+    rng = np.random.default_rng(0)
+    explanation = SimpleNamespace(image=rng.integers(0, 255, (64, 64, 3), dtype=np.uint8),
+                                  map_original=rng.random((64, 64)))
+    with pytest.raises(WriteError, match="No space left"):
+        save_explanation(explanation, tmp_path / "cams", "x", raw=True)
+    assert list((tmp_path / "cams").iterdir()) == []

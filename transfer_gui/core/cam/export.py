@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from ..atomic import atomic_write
 from .explain import Explanation
 from .overlay import DEFAULT_COLORMAP, overlay
 
@@ -38,10 +39,11 @@ def save_explanation(explanation: Explanation, out_dir: str | Path, stem: str, *
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{stem}_cam.png"
     picture = overlay(explanation.image, explanation.map_original, alpha=alpha, colormap=colormap)
-    Image.fromarray(picture).save(png)
+    atomic_write(png, lambda f: Image.fromarray(picture).save(f, format="PNG"))  # never half a file
     written = [png]
     if raw:
         npy = out_dir / f"{stem}_cam.npy"
-        np.save(npy, np.clip(explanation.map_original, 0.0, 1.0).astype(np.float32))
+        values = np.clip(explanation.map_original, 0.0, 1.0).astype(np.float32)
+        atomic_write(npy, lambda f: np.save(f, values))
         written.append(npy)
     return written

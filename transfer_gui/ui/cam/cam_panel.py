@@ -237,10 +237,13 @@ class CamPanel(QWidget, JobHost):
         """Save the overlay at the original image's full resolution."""
         from PIL import Image
 
+        from transfer_gui.core.atomic import atomic_write
+
         e = self.current.explanation
         full = overlay(e.image, e.map_original, alpha=self.opacity.value() / 100,
                        colormap=self.colormap.currentText())
-        Image.fromarray(full).save(path)
+        kind = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+        atomic_write(path, lambda f: Image.fromarray(full).save(f, format=kind))  # never half a file
 
     def _choose_save(self) -> None:
         if self.current is not None:
