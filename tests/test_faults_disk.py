@@ -32,7 +32,7 @@ def full_disk(monkeypatch):
     real_fdopen = os.fdopen
 
     def fdopen(fd, mode="r", *args, **kwargs):
-        if "w" in mode:
+        if mode == "wb":  # the atomic writers' binary files, not text files opened elsewhere
             return FullDisk(fd, "w")
         return real_fdopen(fd, mode, *args, **kwargs)
 
@@ -121,3 +121,16 @@ def test_cam_files_on_a_full_disk_leave_no_truncated_file(tmp_path, full_disk):
     with pytest.raises(WriteError, match="No space left"):
         save_explanation(explanation, tmp_path / "cams", "x", raw=True)
     assert list((tmp_path / "cams").iterdir()) == []
+
+
+def test_training_on_a_full_disk_names_the_cause(tiny_backbone, color_dataset, tmp_path,
+                                                 full_disk, monkeypatch, capsys):
+    from transfer_gui.cli import main
+
+    monkeypatch.setattr(FullDisk, "room", 3000)  # config.json fits, model.pt does not
+    code = main(["train", "--data", str(color_dataset), "--out", str(tmp_path / "run"),
+                 "--backbone", "tiny_test", "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "No space left" in err and "model.pt" in err
+    assert "unexpected pos" not in err and "Traceback" not in err
