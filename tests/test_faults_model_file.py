@@ -110,3 +110,20 @@ def test_an_error_without_text_is_still_an_error(saved, tmp_path, monkeypatch):
     [p] = predict_images(loaded, [str(tmp_path / "x.png")])
     assert p.error and "MemoryError" in p.error and not p.predicted
     assert not math.isnan(p.probability) and np.isfinite(p.probability)
+
+
+def test_backbone_weights_of_another_architecture_name_the_file(tmp_path):
+    from synthetic import tiny_spec
+    from transfer_gui.core.errors import WeightsError
+    from transfer_gui.core.models import register_backbone, unregister_backbone
+
+    weights = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(4, 3, 3, 3)}, weights)
+    spec = tiny_spec(weights, name="tiny_wrong")
+    register_backbone(spec)
+    try:
+        with pytest.raises(WeightsError, match="another architecture") as caught:
+            make_model(spec, 2, pretrained=True)
+        assert str(weights) in str(caught.value)
+    finally:
+        unregister_backbone("tiny_wrong")

@@ -95,7 +95,10 @@ def build_network(spec: BackboneSpec, *, pretrained: bool, allow_download: bool 
         path = pretrained_weights_file(spec, allow_download=allow_download, base_url=base_url,
                                        progress=progress, cancel=cancel)
         state = weight_files.load_state_dict_file(path)
-        weight_files.load_into(net, state, what=spec.display_name)
+        try:
+            weight_files.load_into(net, state, what=spec.display_name)
+        except WeightsError as error:  # name the file: it may be one the user imported or edited
+            raise WeightsError(f"{path}: {error}", path=str(path)) from None
     return spec.strip_head(net)
 
 
@@ -107,7 +110,7 @@ def import_weights(spec: BackboneSpec, source: str | Path) -> Path:
     try:
         weight_files.load_into(spec.build_network(), weight_files.load_state_dict_file(dest),
                                what=spec.display_name)
-    except WeightsError:
+    except WeightsError as error:
         dest.unlink(missing_ok=True)
-        raise
+        raise WeightsError(f"{source}: {error}", path=str(source)) from None
     return dest
