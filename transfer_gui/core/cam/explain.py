@@ -18,6 +18,11 @@ from .layers import cam_target_for, reshape_for
 from .methods import DEFAULT_METHOD, METHODS
 from .overlay import to_original
 
+OVERLAY_MAX_SIDE = 2048
+"""The picture an explanation is drawn on is shrunk to at most this many pixels on its longer
+side: a 13000x13000 image then needs about 50 MB instead of 15 GB, and its overlay PNG stays a
+few MB (bench/README.md, "CAM memory")."""
+
 ErrorCallback = Callable[[str, str], None]  # (path, reason)
 
 
@@ -27,7 +32,8 @@ class Explanation:
 
     Attributes:
         path: The image file.
-        image: The original picture, RGB uint8 (H, W, 3), EXIF orientation applied.
+        image: The original picture, RGB uint8 (H, W, 3), EXIF orientation applied, shrunk
+            to at most OVERLAY_MAX_SIDE pixels on its longer side.
         map_input: (input_size, input_size) map in [0, 1] on the network's input crop.
         map_original: (H, W) the same map placed on the original image (0 outside the crop).
         raw: (h, w) raw map at the layer's resolution.
@@ -120,7 +126,8 @@ def explain_images(loaded: LoadedModel, paths: Sequence[str], *, method: str = D
         for path in paths[start:start + batch_size]:
             try:
                 arrays.append(load_image_array(path, loaded.preprocessing.resize_size))
-                images.append(np.asarray(open_image_rgb(path), dtype=np.uint8))
+                images.append(np.asarray(open_image_rgb(path, OVERLAY_MAX_SIDE),
+                                         dtype=np.uint8))
                 good.append(path)
             except ImageReadError as exc:
                 arrays = arrays[:len(good)]

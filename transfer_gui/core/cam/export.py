@@ -33,8 +33,9 @@ def output_stems(paths: Sequence[str]) -> list[str]:
 def save_explanation(explanation: Explanation, out_dir: str | Path, stem: str, *,
                      colormap: str = DEFAULT_COLORMAP, alpha: float = 0.5,
                      raw: bool = False) -> list[Path]:
-    """Write the overlay PNG at the original resolution (and with `raw` the map as .npy,
-    (height, width) float32 in [0, 1]); returns the files written."""
+    """Write the overlay PNG at the explanation's resolution (the original, shrunk to at most
+    OVERLAY_MAX_SIDE pixels on its longer side) and with `raw` the map as .npy, (height, width)
+    float32 in [0, 1]; returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{stem}_cam.png"

@@ -124,5 +124,9 @@ def overlay(image: np.ndarray, map2d: np.ndarray, *, alpha: float = 0.5,
                          f"{np.shape(map2d)}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
-    blended = (1 - alpha) * image.astype(np.float32) + alpha * colorize(map2d, colormap)
-    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    blended = image.astype(np.float32)  # in place from here: one float copy of the picture
+    blended *= 1 - alpha
+    blended += alpha * colorize(map2d, colormap).astype(np.float32)
+    np.rint(blended, out=blended)
+    np.clip(blended, 0, 255, out=blended)
+    return blended.astype(np.uint8)

@@ -247,13 +247,30 @@ def _apply_exif_orientation(img: Image.Image) -> Image.Image:
     return img
 
 
-def _decode_oriented(path: str, draft_size: int | None) -> Image.Image:
+def _bounded(img: ImageFile.ImageFile, max_side: int) -> Image.Image:
+    """Decode `img` with its longer side at most `max_side`: a JPEG decoded at 1/2, 1/4 or 1/8
+    scale (draft), then shrunk in its own colour mode before any conversion to RGB."""
+    width, height = img.size
+    scale = max_side / max(width, height)
+    if scale >= 1:
+        img.load()
+        return img
+    if img.format in _JPEG_FORMATS:
+        img.draft(img.mode, (max(1, round(width * scale)), max(1, round(height * scale))))
+    img.load()
+    img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return img
+
+
+def _decode_oriented(path: str, draft_size: int | None,
+                     max_side: int | None = None) -> Image.Image:
     """Decode the first frame of `path` to an upright RGB image.
 
     Args:
         path: The image file.
         draft_size: For JPEG, let the decoder scale down by 1/2, 1/4 or 1/8 as long as both
             sides stay at least this many pixels. None decodes at full size.
+        max_side: Shrink the image so its longer side is at most this many pixels.
     """
     try:
         # We own the file object, so the decoded image stays usable after it is closed.
@@ -261,7 +278,10 @@ def _decode_oriented(path: str, draft_size: int | None) -> Image.Image:
             img = _open_checked(file)
             if draft_size is not None and img.format in _JPEG_FORMATS:
                 img.draft("RGB", (draft_size, draft_size))
-            img.load()
+            if max_side is None:
+                img.load()
+            else:
+                img = _bounded(img, max_side)
             upright = _apply_exif_orientation(img)
         return to_rgb(upright)
     except ImageReadError as error:
@@ -273,8 +293,12 @@ def _decode_oriented(path: str, draft_size: int | None) -> Image.Image:
         raise ImageReadError(_decode_error_reason(error), path) from None
 
 
-def open_image_rgb(path: str) -> Image.Image:
+def open_image_rgb(path: str, max_side: int | None = None) -> Image.Image:
     """Fully decode an image file as an upright RGB image.
+
+    With `max_side`, the image comes back shrunk so its longer side is at most that many
+    pixels, decoded at reduced scale where the format allows (JPEG), so a 13000x13000 picture
+    never needs gigabytes.
 
     Takes the first frame of animated or multi-page files, applies the EXIF orientation and
     converts every colour mode to RGB (see `to_rgb`).
@@ -282,7 +306,7 @@ def open_image_rgb(path: str) -> Image.Image:
     Raises:
         ImageReadError: When the file cannot be read or decoded (the reason says why).
     """
-    return _decode_oriented(path, draft_size=None)
+    return _decode_oriented(path, draft_size=None, max_side=max_side)
 
 
 def load_image_array(path: str, size: int) -> np.ndarray:

@@ -1,0 +1,57 @@
+"""Issue 13: CAM decodes very large pictures at reduced size and bounds its overlay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from transfer_gui.core.cam import explain as explain_module
+from transfer_gui.core.cam import explain_images, save_explanation
+from transfer_gui.core.data import open_image_rgb
+from transfer_gui.core.features import FeatureCache
+from transfer_gui.core.model_file import load_model
+from transfer_gui.core.training.config import TrainConfig
+from transfer_gui.core.training.engine import train_run
+
+
+def gradient(width: int, height: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 255 // width, y * 255 // height, (x + y) % 256], 2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif"])
+def test_open_image_rgb_with_max_side_shrinks_keeping_the_shape(tmp_path, ext):
+    path = tmp_path / f"wide{ext}"
+    Image.fromarray(gradient(3000, 1000)).save(path)
+    img = open_image_rgb(str(path), max_side=300)
+    assert img.mode == "RGB" and img.size == (300, 100)
+    full = np.asarray(open_image_rgb(str(path)).resize((300, 100), Image.Resampling.BILINEAR))
+    assert np.abs(np.asarray(img, dtype=int) - full).mean() < 8  # the same picture, smaller
+    assert open_image_rgb(str(path), max_side=5000).size == (3000, 1000)  # never enlarged
+
+
+def test_max_side_applies_after_the_exif_rotation(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    Image.fromarray(gradient(2000, 1000)).save(path, exif=exif)
+    assert open_image_rgb(str(path), max_side=400).size == (200, 400)
+
+
+def test_explanations_of_a_big_image_are_bounded(tiny_backbone, color_dataset, tmp_path,
+                                                 monkeypatch):
+    run = tmp_path / "run"
+    config = TrainConfig.for_mode(str(color_dataset), "feature_extraction",
+                                  backbone="tiny_test", epochs=2, batch_size=8)
+    train_run(config, run, feature_cache=FeatureCache())
+    monkeypatch.setattr(explain_module, "OVERLAY_MAX_SIDE", 64)
+    big = tmp_path / "big.png"
+    Image.fromarray(gradient(400, 200)).save(big)
+    explanation = next(explain_images(load_model(run), [str(big)]))
+    assert explanation.image.shape == (32, 64, 3)
+    assert explanation.map_original.shape == (32, 64)
+    written = save_explanation(explanation, tmp_path / "out", "big", raw=True)
+    with Image.open(written[0]) as overlay:
+        assert overlay.size == (64, 32)
+    assert np.load(written[1]).shape == (32, 64)
