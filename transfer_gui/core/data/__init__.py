@@ -5,6 +5,7 @@ Qt-free. The public names are re-exported here; import them from `transfer_gui.c
 
 from __future__ import annotations
 
+from .dataset import DatasetScan, Sample, SkippedFile
 from .formats import (
     IGNORED_NAMES,
     IMAGE_EXTENSIONS,
@@ -14,7 +15,7 @@ from .formats import (
     open_image_rgb,
     probe_image,
 )
-from .scan import DatasetScan, Sample, SkippedFile, scan_dataset
+from .scan import scan_dataset
 from .splits import stratified_split
 from .store import ImageStore
 

@@ -7,7 +7,6 @@ sentence a user can act on ("truncated image data", "not an image file", ...).
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import warnings
 from typing import BinaryIO
@@ -16,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 from .jpeg_size import too_small_reason
+from .read_errors import ImageReadError, open_regular_file
 from .pixels import UnsupportedModeError, resize_shorter_and_center_crop, to_rgb
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -54,23 +54,6 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 # We enforce MAX_PIXELS ourselves with a clear reason; Pillow's warning at half that limit
 # would only print noise for images we accept.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-
-class ImageReadError(Exception):
-    """A file cannot be used as an image.
-
-    Attributes:
-        reason: A short human sentence saying why, e.g. "truncated image data".
-        path: The file, when known.
-    """
-
-    def __init__(self, reason: str, path: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.path = path
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}" if self.path else self.reason
 
 
 def is_ignored_name(name: str) -> bool:
@@ -120,39 +103,6 @@ def _unidentified_reason(file: BinaryIO) -> str:
     if head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return "damaged or truncated image header"
     return "not an image file"
-
-
-def _kind_of_special_file(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a special file"
-
-
-def open_regular_file(path: str) -> BinaryIO:
-    """Open `path` for reading only if it is a regular file (a pipe or device would block).
-
-    Opened non-blocking, so a FIFO never hangs the caller, then checked with fstat.
-
-    Raises:
-        ImageReadError: "not a regular file: ..." for pipes, devices, sockets and folders.
-        OSError: When the file cannot be opened.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise ImageReadError(f"not a regular file: {_kind_of_special_file(mode)}", path)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def _open_checked(file: BinaryIO) -> ImageFile.ImageFile:
