@@ -50,7 +50,8 @@ def make_big_png(path: Path, side: int) -> None:
     img = Image.new("RGB", (side, side), (30, 90, 160))
     draw = ImageDraw.Draw(img)
     for k in range(12):
-        box = (k * side // 14, k * side // 20, k * side // 14 + side // 6, k * side // 20 + side // 5)
+        left, top = k * side // 14, k * side // 20
+        box = (left, top, left + side // 6, top + side // 5)
         draw.ellipse(box, fill=(200 - 10 * k, 60 + 12 * k, 40))
     img.save(path, optimize=False)
 

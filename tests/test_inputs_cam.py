@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from transfer_gui.cli import main
 from transfer_gui.core.cam import explain as explain_module
 from transfer_gui.core.cam import explain_images, save_explanation
 from transfer_gui.core.data import open_image_rgb
@@ -55,3 +58,21 @@ def test_explanations_of_a_big_image_are_bounded(tiny_backbone, color_dataset, t
     with Image.open(written[0]) as overlay:
         assert overlay.size == (64, 32)
     assert np.load(written[1]).shape == (32, 64)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file names")
+def test_cam_prints_one_line_per_image_whatever_its_name(tiny_backbone, color_dataset, tmp_path,
+                                                         capsys):
+    run = tmp_path / "run"
+    config = TrainConfig.for_mode(str(color_dataset), "feature_extraction",
+                                  backbone="tiny_test", epochs=2, batch_size=8)
+    train_run(config, run, feature_cache=FeatureCache())
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("two\nlines.png", "tab\there.png"):
+        Image.fromarray(gradient(40, 30)).save(images / name)
+    assert main(["cam", str(run), str(images), "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert {line.split("\t")[0] for line in lines} == {
+        f"{images}/two\\nlines.png", f"{images}/tab\\there.png"}

@@ -20,12 +20,15 @@ def cmd_cam(args: argparse.Namespace) -> int:
     from ..core.cam import explain_images, output_stems, save_explanation
     from ..core.model_file import load_model
     from ..core.predict import collect_images
+    from .prediction_output import printable, report_skipped_inputs
 
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha must be between 0 and 1, not {args.alpha}.")
     check_writable_folder(args.out, "--out")  # before the work, not after it
     loaded = load_model(args.model)
-    files = collect_images(args.images)
+    skipped: list[tuple[str, str]] = []
+    files = collect_images(args.images, skipped)
+    report_skipped_inputs(skipped)
     if not files:
         raise UserError("No image files found in: " + ", ".join(args.images))
     stems = dict(zip(files, output_stems(files)))
@@ -35,14 +38,14 @@ def cmd_cam(args: argparse.Namespace) -> int:
 
     def report_error(path: str, reason: str) -> None:
         failed.append(path)
-        print(f"{path}\tERROR: {reason} (skipped)")
+        print(f"{printable(path)}\tERROR: {printable(reason)} (skipped)")
 
     done = 0
     for e in explain_images(loaded, files, method=args.method, target=args.target_class,
                             layer=args.layer, cancel=cancel, on_error=report_error):
         save_explanation(e, args.out, stems[e.path], colormap=args.colormap, alpha=args.alpha,
                          raw=args.raw)
-        line = f"{e.path}\t{e.predicted_name}\t{e.predicted_probability:.3f}"
+        line = f"{printable(e.path)}\t{printable(e.predicted_name)}\t{e.predicted_probability:.3f}"
         if e.target != e.predicted:
             line += f"\ttarget {e.target_name}: {e.target_probability:.3f}"
         if e.no_positive_evidence:
