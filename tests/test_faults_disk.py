@@ -134,3 +134,7 @@ def test_training_on_a_full_disk_names_the_cause(tiny_backbone, color_dataset, t
     assert code == 2, err
     assert "No space left" in err and "model.pt" in err
     assert "unexpected pos" not in err and "Traceback" not in err
+    # The message names the run folder asked for, not the staging folder beside it, and the
+    # failed run leaves nothing behind.
+    assert str(tmp_path / "run" / "model.pt") in err and ".partial" not in err
+    assert not (tmp_path / "run").exists() and not list(tmp_path.glob(".run*"))

@@ -33,7 +33,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--data", required=True, help="dataset folder: one subfolder per class, "
                    "optionally inside train/ val/ test/")
-    p.add_argument("--out", required=True, help="run folder to write (created if missing)")
+    p.add_argument("--out", required=True,
+                   help="run folder to create; a folder that already holds a run is refused "
+                        "unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out, once the new run has a model (an interrupted "
+                        "or failed run leaves the old one as it was)")
     p.add_argument("--backbone", default=TrainConfig.backbone, action=BackboneName,
                    metavar="NAME", help=BackboneName.HELP)
     p.add_argument("--mode", default=FEATURE_EXTRACTION, choices=MODES)

@@ -12,7 +12,8 @@ EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def cancel_on_ctrl_c(cancel: CancelToken) -> None:
-    """Makes the first Ctrl-C ask the job to stop (keeping its best model); a second one aborts.
+    """Makes the first Ctrl-C (or a SIGTERM, e.g. from `kill` or a job scheduler) ask the job to
+    stop, keeping its best model; a second one aborts.
 
     Args:
         cancel: The token the running job checks.
@@ -20,10 +21,13 @@ def cancel_on_ctrl_c(cancel: CancelToken) -> None:
     def handler(signum, frame):
         if cancel.cancelled:
             raise KeyboardInterrupt
-        print("\nStopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
+        what = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+        print(f"\nStopping after this batch ({what} to abort)...", file=sys.stderr)
         cancel.cancel()
 
     signal.signal(signal.SIGINT, handler)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, handler)
 
 
 def positive_int(text: str) -> int:

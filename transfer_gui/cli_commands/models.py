@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -48,11 +46,13 @@ def cmd_backbones(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_config(model_arg: str) -> Optional[dict]:
-    """Returns the config.json of the run holding `model_arg` (a model.pt or run folder), if any."""
+def _run_of(model_arg: str):
+    """The run folder holding `model_arg` (a model file or a run folder), if any."""
+    from ..core.run import Run
+
     path = Path(model_arg)
-    config = (path if path.is_dir() else path.parent) / "config.json"
-    return json.loads(config.read_text(encoding="utf-8")) if config.is_file() else None
+    folder = path if path.is_dir() else path.parent
+    return Run.open(folder) if Run.is_run_folder(folder) else None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -68,18 +68,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..core.evaluation import evaluate_predictions
     from ..core.model_file import load_model
     from ..core.predict import predict_images
+    from .prediction_output import report_unreadable, unreadable_images
 
     if args.out:
         check_writable_file(args.out, "--out")  # before the work, not after it
     loaded = load_model(args.model)
-    config = _run_config(args.model) or {}
-    data = args.data or config.get("data_dir")
-    if not data:
+    run = _run_of(args.model)
+    if args.data:
+        data = args.data
+        config = run.config() if run is not None else None
+        dataset = scan_dataset(data, val_fraction=config.val_fraction if config else 0.1,
+                               test_fraction=config.test_fraction if config else 0.1,
+                               seed=config.split_seed if config else 0,
+                               leave_out_empty_classes=bool(config and
+                                                            config.leave_out_empty_classes))
+    elif run is not None:
+        data, dataset = str(run.data_dir()), run.dataset()
+    else:
         raise UserError("Give the dataset folder with --data (the model has no run config).")
-    dataset = scan_dataset(data, val_fraction=config.get("val_fraction", 0.1),
-                           test_fraction=config.get("test_fraction", 0.1),
-                           seed=config.get("split_seed", 0),
-                           leave_out_empty_classes=bool(config.get("leave_out_empty_classes")))
     if sorted(dataset.class_names) != sorted(loaded.class_names):
         raise UserError(f"The dataset's classes ({', '.join(dataset.class_names)}) differ from the "
                         f"model's ({', '.join(loaded.class_names)}).", path=str(data))
@@ -92,11 +98,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                       top_k=len(loaded.class_names), progress=bar))
     bar.close()
     ok = [(s, p) for s, p in zip(samples, predictions) if not p.error]
+    if not ok:
+        report_unreadable(predictions)
+        raise UserError(f"None of the {len(samples)} '{split}' images could be read.",
+                        path=str(data))
     index = {name: i for i, name in enumerate(loaded.class_names)}
     probs = np.array([[dict(p.top)[c] for c in loaded.class_names] for _, p in ok])
     labels = [index[dataset.class_names[s.label]] for s, _ in ok]
     scores = evaluate_predictions(labels, probs, loaded.class_names, [s.path for s, _ in ok])
-    scores = {"split": split, "data_dir": str(data), **scores}
+    scores = {"split": split, "data_dir": str(data), **scores, **unreadable_images(predictions)}
     from ..core.evaluation import describe_accuracy
 
     print(f"{split}: accuracy {describe_accuracy(scores)}, balanced accuracy "
@@ -104,6 +114,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for row in scores["per_class"]:
         print(f"  {row['class']}: precision {row['precision']:.3f}, recall {row['recall']:.3f}, "
               f"F1 {row['f1']:.3f}, support {row['support']}")
+    report_unreadable(predictions)
     if args.out:
         atomic_write_json(args.out, scores)
     return EXIT_OK
@@ -117,11 +128,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """
     from ..core.model_file import load_model
     from ..core.predict import collect_images, predict_images
+    from .prediction_output import prediction_line, predictions_csv, report_skipped_inputs
 
     if args.csv:
         check_writable_file(args.csv, "--csv")  # before the work, not after it
     loaded = load_model(args.model)
-    files = collect_images(args.images)
+    skipped: list[tuple[str, str]] = []
+    files = collect_images(args.images, skipped)
+    report_skipped_inputs(skipped)
     if not files:
         raise UserError("No image files found in: " + ", ".join(args.images))
     cancel = CancelToken()
@@ -129,26 +143,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     rows = []
     for p in predict_images(loaded, files, top_k=args.top_k, cancel=cancel):
         rows.append(p)
-        if p.error:
-            print(f"{p.path}\tERROR: {p.error}")
-        else:
-            print(f"{p.path}\t{p.predicted}\t{p.probability:.3f}")
+        print(prediction_line(p))
     if args.csv:
-        from ..core.atomic import atomic_write
+        from ..core.atomic import atomic_write_bytes
 
-        def write(f):
-            import io
-
-            text = io.StringIO()
-            w = csv.writer(text)
-            w.writerow(["file", "predicted", "probability",
-                        *[f"top{i + 1}" for i in range(args.top_k)], "error"])
-            for p in rows:
-                tops = [f"{c}:{q:.4f}" for c, q in p.top] + [""] * (args.top_k - len(p.top))
-                w.writerow([p.path, p.predicted, f"{p.probability:.6f}" if not p.error else "",
-                            *tops[:args.top_k], p.error])
-            f.write(text.getvalue().encode("utf-8"))
-
-        atomic_write(args.csv, write)
+        atomic_write_bytes(args.csv, predictions_csv(rows, args.top_k))
         print(f"Wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
     return EXIT_OK

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..core.cli_progress import TextProgress
 from ..core.jobs import CancelToken
-from .common import EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c
+from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c
 
 # The options of `train` that go to TrainConfig as they are (unset ones take the mode's defaults).
 CONFIG_OPTIONS = ("epochs", "batch_size", "learning_rate", "backbone_lr_factor", "unfreeze_stages",
@@ -28,10 +29,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     cancel_on_ctrl_c(cancel)
     bar = TextProgress()
     result = train_run(config, args.out, progress=bar, cancel=cancel,
-                       allow_download=not args.offline)
+                       allow_download=not args.offline, overwrite=args.overwrite)
     bar.close()
     _print_summary(result)
-    return EXIT_INTERRUPTED if result.cancelled else EXIT_OK
+    if result.cancelled and Path(result.run_dir).resolve() != Path(args.out).resolve():
+        print(f"The run was interrupted, so it was kept as {result.run_dir}; {args.out} was "
+              f"left as it was.")
+    if result.cancelled:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.has_model else EXIT_ERROR  # e.g. the loss diverged in epoch 1
 
 
 def _print_summary(result) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .errors import UserError
-from .run_dir import CONFIG, EVALUATION, METRICS, RESULT
+from .run import Run
 
 COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "best val acc", "macro-F1", "seconds")
 
@@ -53,28 +52,6 @@ class RunSummary:
     epoch_seconds: Optional[float] = None
 
 
-def _read_json(path: Path, run: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path} in run folder {run} cannot be read ({exc}).", path=str(path)) from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path} in run folder {run} is not a JSON object.", path=str(path))
-    return data
-
-
-def _read_metrics(path: Path, run: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        rows = [json.loads(line) for line in lines if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path} in run folder {run} cannot be read ({exc}).", path=str(path)) from None
-    if not all(isinstance(r, dict) for r in rows):
-        raise UserError(f"{path} in run folder {run} has a line that is not a JSON object.",
-                        path=str(path))
-    return rows
-
-
 def _float(value: Any) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -84,13 +61,11 @@ def load_run_summary(path: str | Path) -> RunSummary:
     run = Path(path)
     if not run.is_dir():
         raise UserError(f"Run folder not found: {run}", path=str(run))
-    for name in (CONFIG, METRICS):
-        if not (run / name).is_file():
-            raise UserError(f"{run} is not a run folder: it has no {name}.", path=str(run))
-    config = _read_json(run / CONFIG, run)
-    metrics = _read_metrics(run / METRICS, run)
-    result = _read_json(run / RESULT, run) if (run / RESULT).is_file() else {}
-    evaluation = _read_json(run / EVALUATION, run) if (run / EVALUATION).is_file() else {}
+    folder = Run.open(run)
+    config = folder.config_dict()
+    metrics = folder.metrics(required=True)
+    result = folder.result()
+    evaluation = folder.evaluation() or {}
 
     epochs = [int(m.get("epoch", i + 1)) for i, m in enumerate(metrics)]
     val_loss = [_float(m.get("val_loss")) for m in metrics]

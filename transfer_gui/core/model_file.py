@@ -56,7 +56,9 @@ def load_model(path: str | Path) -> LoadedModel:
     """Read model.pt; a ModelFileError says what is wrong with a bad file."""
     path = Path(path)
     if path.is_dir():
-        path = path / "model.pt"
+        from .run import Run
+
+        path = Run(path).model_path
     if not path.is_file():
         raise ModelFileError(f"Model file not found: {path}", path=str(path))
     try:

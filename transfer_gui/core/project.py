@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from .atomic import WriteError, atomic_write, atomic_write_bytes, atomic_write_json
 from .errors import UserError
-from .run_dir import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT
+from .run import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT
 
 PROJECT_FORMAT = "transfer_gui.project"
 PROJECT_SCHEMA_VERSION = 1

@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
     def open_in_cam(self, path: str, target: Optional[str] = None) -> None:
         """Explain `path` with the selected run's model in the CAM panel (a window of its own)."""
         result = self.state.result
-        if result is None or not (result.run_dir / "model.pt").is_file():
+        if result is None or not result.model_path.is_file():
             self.statusBar().showMessage(self.tr("Train a model first to see where it looks."), 5000)
             return
         from transfer_gui.ui.cam.cam_panel import CamPanel
@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
             self.cam_panel = CamPanel(self)
             self.cam_panel.model_in_use = ModelInUse(self.state, live=False)
             self.cam_panel.layout().insertWidget(0, self.cam_panel.model_in_use)
-        model_path = str(result.run_dir / "model.pt")
+        model_path = str(result.model_path)
         if self.cam_panel.model_path != model_path:
             self.cam_panel.set_model(model_path, result.dataset.class_names,
                                      cam_layers_for(result), grid_sources_for(result))
@@ -218,7 +218,7 @@ class MainWindow(QMainWindow):
     def open_export(self) -> None:
         """The Export model dialog for the selected run."""
         result = self.state.result
-        if result is None or not (result.run_dir / "model.pt").is_file():
+        if result is None or not result.model_path.is_file():
             self.statusBar().showMessage(self.tr("Train a model first, then export it."), 5000)
             return
         from transfer_gui.ui.export.export_dialog import ExportDialog

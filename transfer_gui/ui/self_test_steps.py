@@ -85,11 +85,11 @@ def _run_steps(report: Any, window, work: Path, timeout_s: float) -> None:
         page.start_button.click()
         wait_until(lambda: bool(finished), timeout_s, lambda: failed[0] if failed else None)
         result = finished[0]
-        if result is None or result.best is None or not (result.run_dir / "model.pt").is_file():
+        if result is None or result.best is None or not result.model_path.is_file():
             raise RuntimeError("training ended without a saved model")
         detail.update(worker_thread=threads[0] if threads else None,
                       epochs=len(result.history), val_acc=round(result.best["val_acc"], 4),
-                      model=str(result.run_dir / "model.pt"))
+                      model=str(result.model_path))
 
     with report.step("grad-cam") as detail:
         image = result.dataset.split("val")[0].path

@@ -117,7 +117,7 @@ class AppState(QObject):
         """
         key = _key(run_dir)
         if key not in self._run_results:
-            self._run_results[key] = load_run_result(run_dir)
+            self._run_results[key] = load_run_result(run_dir, self.dataset)
         return self._run_results[key]
 
     def select_run(self, run_dir: str | Path) -> TrainingResult:

@@ -7,7 +7,6 @@ README.md (model card), confusion_matrix.png and predict.py.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from ..atomic import (atomic_write, atomic_write_bytes, atomic_write_json, atomi
                       explain_write_error)
 from ..errors import UserError
 from ..model_file import LoadedModel
+from ..run import Run
 from .predict_template import PREDICT_PY
 
 PREPARE_WORDS = [
@@ -35,10 +35,11 @@ PREPARE_WORDS = [
 ]
 
 
-def _read_json(path: Path) -> dict | None:
+def _lenient(read: Callable[[], dict | None]) -> dict | None:
+    """A run file for the model card, or None when it is missing or unreadable."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read()
+    except UserError:
         return None
 
 
@@ -175,9 +176,10 @@ def write_bundle(run_dir: Path, loaded: LoadedModel, out: Path,
 
 def _write_bundle_files(run_dir: Path, loaded: LoadedModel, out: Path,
                         write_torchscript: Callable[[LoadedModel, Path], Path]) -> list[Path]:
-    config = _read_json(run_dir / "config.json")
-    dataset = _read_json(run_dir / "dataset.json")
-    evaluation = _read_json(run_dir / "evaluation.json")
+    run = Run(run_dir)
+    config = _lenient(run.config_dict)
+    dataset = _lenient(run.dataset_summary)
+    evaluation = _lenient(run.evaluation)
     pre = loaded.preprocessing
     files = [write_torchscript(loaded, out / "model.pt"),
              atomic_write(out / "state_dict.pt",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +10,9 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..data import load_image_array, scan_dataset
+from ..data import load_image_array
 from ..errors import UserError
+from ..run import NotARunError, Run
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
 from ..model_file import LoadedModel
 from ..inputs import InputPipeline
@@ -74,21 +74,17 @@ def load_validation_set(run_dir: str | Path, loaded: LoadedModel,
 
     Raises a UserError naming the dataset folder when it is gone (the check needs it).
     """
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
+    try:
+        run = Run.open(run_dir)
+    except NotARunError:
         raise UserError(f"{run_dir} is not a run folder: config.json is missing, so the export "
-                        f"check cannot find the validation images.", path=str(run_dir))
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    data_dir = config.get("data_dir")
-    if not data_dir or not Path(data_dir).is_dir():
+                        f"check cannot find the validation images.", path=str(run_dir)) from None
+    data_dir = run.data_dir()
+    if not data_dir.is_dir():
         raise UserError(f"The export check needs the run's dataset folder {data_dir} to re-score "
                         f"its validation images, but that folder is missing. Put it back (or "
                         f"restore it at that path) and export again.", path=str(data_dir))
-    dataset = scan_dataset(data_dir, val_fraction=config.get("val_fraction", 0.1),
-                           test_fraction=config.get("test_fraction", 0.1),
-                           seed=config.get("split_seed", 0), cancel=cancel,
-                           leave_out_empty_classes=bool(config.get("leave_out_empty_classes")))
+    dataset = run.dataset(cancel=cancel)
     split = next((s for s in ("val", "test", "train") if dataset.split(s)), "val")
     files, arrays, unreadable = [], [], []
     size = loaded.preprocessing.resize_size

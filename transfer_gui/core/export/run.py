@@ -15,6 +15,7 @@ from ..atomic import atomic_write, atomic_write_bytes
 from ..errors import UserError
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
 from ..model_file import LoadedModel, load_model
+from ..run import Run
 from .check import CheckResult, check_export, load_validation_set
 
 FORMATS = ("torchscript", "onnx", "bundle")
@@ -114,6 +115,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *,
         _require_onnx()  # before reading the validation images
     cancel = cancel or CancelToken()
     run_dir, out = Path(run_dir), Path(out)
+    holder = Run.holding(out)
+    if holder is not None:
+        raise UserError(f"{out} is inside the run folder {holder.path}, which only training "
+                        f"writes. Export to a folder outside it.", path=str(out))
     loaded = load_model(run_dir)
     progress(Progress(0.0, "Reading the validation images for the check", stage="export"))
     valset = load_validation_set(run_dir, loaded, cancel)  # before writing: fail fast

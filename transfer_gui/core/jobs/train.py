@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Optional
 
+from transfer_gui.core.data import DatasetScan
 from transfer_gui.core.jobs.events import BatchLoss, EpochEnded, FitStarted, TrainingStopped
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import TrainingResult, train_run
@@ -57,7 +59,10 @@ class JobFeed(Callback):
         self.state.emit(TrainingStopped(trainer.epoch + 1))
 
 
-def train_job(state, config: TrainConfig, run_dir: Path, evaluate_after_stop) -> TrainingResult:
-    """One training run, reporting through `state`."""
+def train_job(state, config: TrainConfig, run_dir: Path, evaluate_after_stop,
+              dataset: Optional[DatasetScan] = None) -> TrainingResult:
+    """One training run, reporting through `state`; `dataset` is the scan the Data page made
+    (used when its settings match the config's, so the folder is not scanned twice)."""
     return train_run(config, run_dir, callbacks=[JobFeed(state)], progress=state.progress,
-                     cancel=state.cancel, evaluate_after_cancel=evaluate_after_stop)
+                     cancel=state.cancel, evaluate_after_cancel=evaluate_after_stop,
+                     dataset=dataset)

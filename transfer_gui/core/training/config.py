@@ -166,7 +166,8 @@ class TrainConfig:
         for name, (low, high) in OPTION_RANGES.items():
             value = getattr(self, name)
             if value is not None and not low <= value <= high:
-                raise bad(name, f"give a whole number from {low} to {high}"
+                kind = "a whole number" if isinstance(value, int) else "a number"
+                raise bad(name, f"give {kind} from {low:g} to {high:g}"
                           + (", or leave it unset to train all stages"
                              if name == "unfreeze_stages" else ""))
         for name in ("learning_rate", "backbone_lr_factor"):

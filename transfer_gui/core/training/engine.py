@@ -6,8 +6,9 @@ token and any extra callbacks (the GUI adds one that feeds its live plots).
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -22,7 +23,8 @@ from ..inputs import InputPipeline
 from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
 from ..model_file import save_model
 from ..models import TransferModel, get_backbone, make_model
-from ..run_dir import RunDirectory
+from ..run import Run
+from ..run_writer import RunWriter
 from . import callbacks as cb
 from .config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH, TrainConfig
 from .loop import Callback, Trainer
@@ -52,11 +54,16 @@ class TrainingResult:
     def has_model(self) -> bool:
         return self.best is not None
 
+    @property
+    def model_path(self) -> Path:
+        """Where the run's model file is (it exists only when the run has a model)."""
+        return Run(self.run_dir).model_path
+
 
 class _Run:
     """The state of one run while `train_run` executes it."""
 
-    def __init__(self, config: TrainConfig, run_dir: RunDirectory, progress: ProgressCallback,
+    def __init__(self, config: TrainConfig, run_dir: RunWriter, progress: ProgressCallback,
                  cancel: CancelToken, feature_cache: FeatureCache, allow_download: bool) -> None:
         self.config, self.dir, self.progress, self.cancel = config, run_dir, progress, cancel
         self.feature_cache, self.allow_download = feature_cache, allow_download
@@ -95,7 +102,7 @@ class _Run:
                            history: cb.History) -> list[Callback]:
         c = self.config
         checkpoint = cb.BestCheckpoint(save=lambda metrics: save_model(
-            self.dir.file("model.pt"), model, self.spec, plan.dataset.class_names, c.mode,
+            self.dir.model_path, model, self.spec, plan.dataset.class_names, c.mode,
             c.dropout), keep=plan.keep)
         out = [history, checkpoint, cb.EpochEnd(self.dir.append_metrics),
                cb.ProgressReporter(self.stage("train")), *plan.callbacks]
@@ -110,45 +117,67 @@ class _Run:
 def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[Callback] = (),
               progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None,
               feature_cache: Optional[FeatureCache] = None, allow_download: bool = True,
-              evaluate_after_cancel: bool | Callable[[], bool] = False) -> TrainingResult:
-    """Train one model as `config` says and write the run directory.
+              evaluate_after_cancel: bool | Callable[[], bool] = False,
+              overwrite: bool = False, dataset: Optional[DatasetScan] = None) -> TrainingResult:
+    """Train one model as `config` says and write the run folder `run_dir` whole.
 
-    Raises UserError subclasses for bad input (dataset, weights, options). A cancel stops within
-    one batch: the best model so far stays in model.pt and the result has `cancelled` set; with
-    `evaluate_after_cancel` (a bool, or a function asked once training has stopped) that best
-    model is then evaluated too: the GUI wants its results after Stop, but not when its window
-    is closing, and a Ctrl-C on the command line wants to exit.
+    The run is staged beside `run_dir` and moved into place once it has a model (RunWriter):
+    a run that fails leaves nothing, and one stopped before its first model, or stopped while
+    replacing an older run (`overwrite`), is kept as `RUN_DIR.partial`; `result.run_dir` says
+    where the run ended up. A `run_dir` that already holds a run is refused unless `overwrite`.
+    `dataset`: a scan already made (the Data page's), used instead of scanning again when it was
+    made with the config's folder and split settings.
+
+    Raises UserError subclasses for bad input (dataset, weights, options, a run folder in use).
+    A cancel stops within one batch: the best model so far is kept and the result has
+    `cancelled` set; with `evaluate_after_cancel` (a bool, or a function asked once training has
+    stopped) that best model is then evaluated too: the GUI wants its results after Stop, but
+    not when its window is closing, and a Ctrl-C on the command line wants to exit.
     """
-    config = config.validated()
+    config = replace(config.validated(), data_dir=os.path.abspath(config.data_dir))
     started = time.perf_counter()
     cancel = cancel or CancelToken()
     if feature_cache is None:
         feature_cache = (FeatureCache(config.feature_cache_dir) if config.feature_cache_dir
                          else default_feature_cache())
-    out = RunDirectory(run_dir).create()
-    out.write_config(config.to_dict())
-    run = _Run(config, out, progress, cancel, feature_cache, allow_download)
-    result = TrainingResult(out.path, config, None, device=device_description(run.device))
-    seed_everything(config.seed)
-    try:
-        return _train(run, result, callbacks, started, evaluate_after_cancel)
-    finally:
-        for resource in run.resources:
-            resource.close()
+    with RunWriter(run_dir, overwrite=overwrite) as out:
+        out.write_config(config.to_dict())
+        run = _Run(config, out, progress, cancel, feature_cache, allow_download)
+        result = TrainingResult(out.destination, config, None,
+                                device=device_description(run.device))
+        seed_everything(config.seed)
+        try:
+            _train(run, result, callbacks, started, evaluate_after_cancel,
+                   dataset if dataset is not None and scan_matches(dataset, config) else None)
+        finally:
+            for resource in run.resources:
+                resource.close()
+        result.run_dir = out.finish(result.has_model, interrupted=result.cancelled)
+    return result
+
+
+def scan_matches(scan: DatasetScan, config: TrainConfig) -> bool:
+    """Whether `scan` is what scanning `config`'s dataset now would give (same folder, split
+    seed and fractions, and no class left out that the config would refuse instead)."""
+    return (os.path.abspath(scan.root) == os.path.abspath(config.data_dir)
+            and scan.split_seed == config.split_seed
+            and tuple(scan.split_fractions[1:]) == (config.val_fraction, config.test_fraction)
+            and (config.leave_out_empty_classes or not scan.left_out_classes))
 
 
 def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], started: float,
-           evaluate_after_cancel: bool | Callable[[], bool]) -> TrainingResult:
+           evaluate_after_cancel: bool | Callable[[], bool],
+           scanned: Optional[DatasetScan]) -> TrainingResult:
     config, out, cancel = run.config, run.dir, run.cancel
     try:
-        dataset = scan_dataset(config.data_dir, val_fraction=config.val_fraction,
-                               test_fraction=config.test_fraction, seed=config.split_seed,
-                               leave_out_empty_classes=config.leave_out_empty_classes,
-                               progress=run.stage("scan"), cancel=cancel)
+        dataset = scanned or scan_dataset(
+            config.data_dir, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
+            seed=config.split_seed, leave_out_empty_classes=config.leave_out_empty_classes,
+            progress=run.stage("scan"), cancel=cancel)
         result.dataset = dataset
         if not dataset.split("val"):
-            raise DatasetError("The dataset has no validation images. Add a 'val' folder, or more "
-                               "images per class so some can be set aside.", path=dataset.root)
+            raise DatasetError(dataset.empty_split_message("val"),
+                               path=dataset.split_folders.get("val", dataset.root))
         model = run.build_model(dataset.num_classes)
         plan = (feature_plan if run.feature_mode else image_plan)(run, model, dataset)
     except Cancelled:

@@ -9,7 +9,8 @@ from typing import Optional
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from transfer_gui.core.output_folder import default_output_folder, is_inside
-from transfer_gui.core.run_dir import CONFIG, RunDirectory
+from transfer_gui.core.errors import UserError
+from transfer_gui.core.run import Run
 
 OVERLAYS_FOLDER = "CAM overlays"  # under the outputs folder
 
@@ -18,10 +19,9 @@ def dataset_of_model(model_path: str | Path) -> Optional[Path]:
     """The dataset folder the run that saved `model_path` (its run folder's model.pt) trained
     on, from the run's config.json; None when that cannot be read."""
     try:
-        data_dir = RunDirectory(Path(model_path).parent).read_json(CONFIG).get("data_dir")
-    except (OSError, ValueError, AttributeError):
+        return Run.open(Path(model_path).parent).data_dir()
+    except (UserError, OSError):
         return None
-    return Path(data_dir) if data_dir else None
 
 
 def default_overlay_path(image_path: str | Path) -> Path:

@@ -168,7 +168,7 @@ class PredictPage(WizardPage):
         result = self.state.result
         if result is None:
             return None
-        return Path(result.run_dir) / "model.pt"
+        return result.model_path
 
     def add_paths(self, paths: Sequence[str]) -> int:
         """Predicts the images in `paths`, appending rows to the table.

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.models import backbone_names
 from transfer_gui.core.project import PROJECT_SUFFIX, Project, load_project, save_project
+from transfer_gui.core.run import Run
 from transfer_gui.core.training.engine import TrainingResult
 from transfer_gui.ui.error_dialog import show_exception
 
@@ -120,7 +121,7 @@ class ProjectController(QObject):
     def add_stopped_run(self, run_dir: Optional[str | Path]) -> None:
         """Training was stopped for closing: its run (the best model so far) joins the project,
         so the unsaved-runs question covers it. A run with no model yet is left out."""
-        if run_dir is None or not (Path(run_dir) / "model.pt").is_file():
+        if run_dir is None or not Run(run_dir).has_model:
             return
         state = self.window.state
         if state.run_index(run_dir) is None:

@@ -13,6 +13,8 @@ from typing import Iterable, Optional
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from transfer_gui.core.run import Run
+
 UNSAVED_KEY = "projects/unsaved_runs"
 OPEN, DISCARD, LATER = "open", "discard", "later"
 
@@ -52,7 +54,7 @@ class UnsavedRuns:
         present = [p for p in known if p.is_dir()]
         if len(present) != len(known):
             self._write(present)
-        return [p for p in present if (p / "model.pt").is_file()]
+        return [p for p in present if Run(p).has_model]
 
 
 def _key(path: str | Path) -> str:

@@ -139,7 +139,9 @@ class TrainPage(WizardPage, JobHost):
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running and self.state.dataset is not None)
         self.stop_button.setEnabled(running)
-        self.open_folder.setEnabled(self.run_dir is not None)
+        # A run is written beside its folder and moved there when it ends (core/run_writer.py).
+        self.open_folder.setEnabled(not running and self.run_dir is not None
+                                    and Path(self.run_dir).is_dir())
         self.state.set_training(running)
         self.completeChanged.emit()
 
@@ -177,7 +179,8 @@ class TrainPage(WizardPage, JobHost):
         self.folder_label.setText(self.tr("Run folder: {path}").format(path=self.run_dir))
         self.append_log(self.tr("Started: {summary}").format(summary=self.summary.text()))
         self.state.set_result(None)
-        self.runner.start(train_job, config, self.run_dir, lambda: not self._closing)
+        self.runner.start(train_job, config, self.run_dir, lambda: not self._closing,
+                          self.state.dataset)
         self._set_running(True)
 
     def stop(self) -> None:
