@@ -16,7 +16,7 @@ from .cli_commands.common import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, 
                                   BackboneName, positive_int)
 from .cli_commands.models import cmd_backbones, cmd_evaluate, cmd_predict
 from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
-from .cli_commands.train import cmd_train
+from .cli_commands.train import add_option_flag, cmd_train
 from .core.errors import Cancelled, UserError
 
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build_parser", "main"]
@@ -28,8 +28,8 @@ COMMANDS = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_eval
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     """Adds the options of `train` to its subparser `p` (torch-free: `train --help` stays fast)."""
-    from .core.training.config import (AUGMENTATION_PRESETS, BATCH_NORM_POLICIES, DEVICES,
-                                       FEATURE_EXTRACTION, MODES, OPTIMIZERS, TrainConfig)
+    from .core.training.config import FEATURE_EXTRACTION, MODES, TrainConfig
+    from .core.training.options import OPTIONS
 
     p.add_argument("--data", required=True, help="dataset folder: one subfolder per class, "
                    "optionally inside train/ val/ test/")
@@ -43,45 +43,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    metavar="NAME", help=BackboneName.HELP)
     p.add_argument("--mode", default=FEATURE_EXTRACTION, choices=MODES)
     g = p.add_argument_group("options (unset ones take the mode's defaults)")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--lr", dest="learning_rate", type=float, help="learning rate of the head")
-    g.add_argument("--backbone-lr-factor", type=float, help="fine-tuning: backbone lr = lr x this")
-    g.add_argument("--unfreeze", dest="unfreeze_stages", type=int,
-                   help="fine-tuning: train only the top N backbone stages (0: the head only; "
-                   "default: all)")
-    g.add_argument("--warmup", dest="warmup_epochs", type=int,
-                   help="fine-tuning: head-only epochs before unfreezing")
-    g.add_argument("--optimizer", choices=OPTIMIZERS)
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--label-smoothing", type=float)
-    g.add_argument("--augmentation", choices=AUGMENTATION_PRESETS)
-    g.add_argument("--views", dest="feature_views", type=int,
-                   help="feature extraction with augmentation: augmented views cached per image")
-    g.add_argument("--class-weights", choices=("auto", "none"))
-    g.add_argument("--leave-out-empty-classes", action="store_const", const=True,
-                   help="leave out class folders without a usable image instead of stopping")
-    g.add_argument("--batch-norm", dest="batch_norm", choices=BATCH_NORM_POLICIES,
-                   help="fine-tuning: frozen (default: batch-norm statistics stay as "
-                   "pretrained), reestimate (recomputed after each epoch) or train")
-    g.add_argument("--stay-close", dest="stay_close", type=float, metavar="ALPHA",
-                   help="fine-tuning: pull the backbone towards its pretrained weights (L2-SP "
-                   "strength, e.g. 0.01; default 0: off)")
-    g.add_argument("--no-probe-start", dest="probe_start", action="store_const", const=False,
-                   help="fine-tuning: start from a random head instead of the linear probe")
-    g.add_argument("--probe-l2", dest="head_l2", type=float,
-                   help="L2 strength of the linear probe (default: chosen by cross-validation)")
-    g.add_argument("--patience", dest="early_stopping_patience", type=int,
-                   help="early-stopping patience in epochs (0: off)")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--split-seed", type=int)
-    g.add_argument("--val-fraction", type=float)
-    g.add_argument("--test-fraction", type=float)
-    g.add_argument("--device", choices=DEVICES)
-    g.add_argument("--no-mixed-precision", dest="mixed_precision", action="store_const",
-                   const=False, help="turn off float16 autocast on CUDA")
-    g.add_argument("--cache-dir", dest="feature_cache_dir",
-                   help="keep backbone features here and reuse them in later runs")
+    for option in OPTIONS:  # declared once, in core/training/options.py
+        add_option_flag(g, option)
     g.add_argument("--offline", action="store_true", help="never download weights")
 
 

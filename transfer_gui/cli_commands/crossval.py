@@ -8,6 +8,7 @@ import json
 from ..core.cli_progress import TextProgress
 from ..core.jobs import CancelToken
 from .common import EXIT_INTERRUPTED, EXIT_OK, BackboneName, cancel_on_ctrl_c
+from .train import add_option_flag
 
 
 CV_SUMMARY = ("cross-validate feature extraction: accuracy and macro-F1 per fold, with mean and "
@@ -19,6 +20,7 @@ def add_cv_options(c: argparse.ArgumentParser) -> None:
     from ..core.crossval import DEFAULT_FOLDS, DEFAULT_SEED
     from ..core.models import DEFAULT_BACKBONE
     from ..core.training.config import TrainConfig
+    from ..core.training.options import OPTION_BY_NAME
 
     c.add_argument("data", help="dataset folder (every labelled image is used, splits pooled)")
     c.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
@@ -27,11 +29,11 @@ def add_cv_options(c: argparse.ArgumentParser) -> None:
                    metavar="NAME", help=BackboneName.HELP)
     c.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help="seed of the fold assignment (default: %(default)s)")
-    c.add_argument("--class-weights", choices=("auto", "none"), default=TrainConfig.class_weights,
-                   help="as in training (default: %(default)s)")
-    c.add_argument("--leave-out-empty-classes", action="store_true",
-                   help="leave out class folders without a usable image instead of stopping")
-    c.add_argument("--cache-dir", help="keep backbone features here and reuse them")
+    declared = OPTION_BY_NAME  # as in `train` (core/training/options.py)
+    add_option_flag(c, declared["class_weights"], default=TrainConfig.class_weights,
+                    help=declared["class_weights"].help + " (default: %(default)s)")
+    add_option_flag(c, declared["leave_out_empty_classes"], default=False)
+    add_option_flag(c, declared["feature_cache_dir"], dest="cache_dir")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--offline", action="store_true", help="never download weights")
 

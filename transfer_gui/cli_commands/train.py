@@ -4,27 +4,39 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from ..core.cli_progress import TextProgress
 from ..core.jobs import CancelToken
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c
 
-# The options of `train` that go to TrainConfig as they are (unset ones take the mode's defaults).
-CONFIG_OPTIONS = ("epochs", "batch_size", "learning_rate", "backbone_lr_factor", "unfreeze_stages",
-                  "warmup_epochs", "optimizer", "weight_decay", "label_smoothing", "augmentation",
-                  "feature_views", "class_weights", "leave_out_empty_classes", "batch_norm", "stay_close", "head_l2",
-                  "probe_start", "early_stopping_patience", "seed",
-                  "split_seed", "val_fraction", "test_fraction", "device", "mixed_precision",
-                  "feature_cache_dir")
+
+def add_option_flag(parser, option, **overrides: Any) -> None:
+    """Adds `option`'s flag (core/training/options.py) to `parser`; unset, it is None (the mode's
+    default). `overrides`: argparse settings that differ for this command (e.g. a default)."""
+    settings: dict[str, Any] = dict(dest=option.name, help=option.help)
+    if option.kind == "flag":
+        settings.update(action="store_const", const=option.flag_value)
+    elif option.kind == "choice":
+        settings.update(choices=option.choices)
+    else:
+        settings.update(metavar=option.metavar, type={"int": int, "float": float}.get(option.kind))
+    if option.range is not None:  # the allowed numbers, as TrainConfig.validated() checks them
+        text, allowed = option.help, option.range.describe()
+        settings["help"] = (f"{text[:-1]}; {allowed})" if text.endswith(")")
+                            else f"{text} ({allowed})")
+    settings.update(overrides)
+    parser.add_argument(option.flag, **{k: v for k, v in settings.items() if v is not None})
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Trains a run and prints its summary (Ctrl-C stops it, keeping the best model: exit 130)."""
     from ..core.training.config import TrainConfig
     from ..core.training.engine import train_run
+    from ..core.training.options import OPTIONS
 
     config = TrainConfig.for_mode(args.data, args.mode, backbone=args.backbone,
-                                  **{n: getattr(args, n) for n in CONFIG_OPTIONS})
+                                  **{o.name: getattr(args, o.name) for o in OPTIONS})
     cancel = CancelToken()
     cancel_on_ctrl_c(cancel)
     bar = TextProgress()

@@ -31,15 +31,7 @@ AUGMENTATION_PRESETS = ("none", "light", "strong")  # recipes: core/inputs.py
 BATCH_NORM_POLICIES = ("frozen", "reestimate", "train")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 MAX_SEED = 2**32 - 1  # numpy's seeds stop here
-# Allowed values of the numeric options, both ends included (learning rates and the L2 strength
-# must also be above 0). The upper ends keep a typing slip ("999", "1e300") from becoming hours
-# of training, or a model of NaN; no backbone has more than 64 stages (the largest has 19).
-OPTION_RANGES: dict[str, tuple[float, float]] = {
-    "epochs": (1, 10_000), "batch_size": (1, 4096), "learning_rate": (0, 10),
-    "backbone_lr_factor": (0, 10), "unfreeze_stages": (0, 64), "warmup_epochs": (0, 1000),
-    "weight_decay": (0, 10), "feature_views": (0, 32), "stay_close": (0, 10),
-    "early_stopping_patience": (0, 10_000), "seed": (0, MAX_SEED), "split_seed": (0, MAX_SEED),
-}
+# Each option's flag, allowed values and Settings row are declared in options.py.
 
 # Settings that differ by mode; everything else has one default.
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -153,37 +145,30 @@ class TrainConfig:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"Option '{name}' = {getattr(self, name)!r} is not allowed: {why}.")
 
-        choices = {"mode": MODES, "optimizer": OPTIMIZERS, "augmentation": AUGMENTATION_PRESETS,
-                   "device": DEVICES, "class_weights": ("auto", "none"),
-                   "batch_norm": BATCH_NORM_POLICIES}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise bad(name, "choose one of " + ", ".join(allowed))
+        from .options import OPTIONS  # the options' declarations (they import this module)
+
+        if self.mode not in MODES:
+            raise bad("mode", "choose one of " + ", ".join(MODES))
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise bad(f.name, "give a finite number")
-        for name, (low, high) in OPTION_RANGES.items():
-            value = getattr(self, name)
-            if value is not None and not low <= value <= high:
-                kind = "a whole number" if isinstance(value, int) else "a number"
-                raise bad(name, f"give {kind} from {low:g} to {high:g}"
-                          + (", or leave it unset to train all stages"
-                             if name == "unfreeze_stages" else ""))
-        for name in ("learning_rate", "backbone_lr_factor"):
-            if not getattr(self, name) > 0:
-                raise bad(name, "it must be greater than 0")
-        if self.head_l2 is not None and not self.head_l2 > 0:
-            raise bad("head_l2", "it must be greater than 0, or unset to choose it automatically")
+        for option in OPTIONS:
+            value = getattr(self, option.name)
+            if value is None and option.unset:
+                continue
+            if option.choices and value not in option.choices:
+                raise bad(option.name, "choose one of " + ", ".join(option.choices))
+            if option.range is not None and (value is None or value not in option.range):
+                kind = "a whole number" if option.kind == "int" else "a number"
+                unset = (f", or leave it unset ({option.unset_text.lower() or 'automatic'})"
+                         if option.unset else "")
+                raise bad(option.name, f"give {kind} {option.range.describe()}{unset}")
         if self.mode == FINE_TUNING and 0 < self.epochs <= self.warmup_epochs:
             raise bad("warmup_epochs", f"it must be less than the epochs ({self.epochs}), or the "
                       f"backbone never trains")
-        for name in ("label_smoothing", "dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise bad(name, "it must be in [0, 1)")
-        if not (0 < self.val_fraction < 1 and 0 <= self.test_fraction < 1
-                and self.val_fraction + self.test_fraction < 1):
-            raise bad("val_fraction", "val and test fractions must be in (0, 1) and sum below 1")
+        if not self.val_fraction + self.test_fraction < 1:
+            raise bad("val_fraction", "val and test fractions must sum below 1")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -22,14 +22,14 @@ from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QProgressBar, QPushButto
 from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.compare_modes import compare_modes_job, estimate_job, mode_configs
 from transfer_gui.core.jobs.events import RunTrained
+from transfer_gui.core.training import options
 from transfer_gui.core.training.config import MODES, TrainConfig
 from transfer_gui.ui.workers import JobHost
 
-# Options that describe the data and the computer, not a mode's recipe: the chosen mode's values
-# apply to all three runs, so each sees the same split and runs on the same device.
-SHARED_OPTIONS = ("seed", "split_seed", "val_fraction", "test_fraction",
-                  "leave_out_empty_classes", "class_weights", "device", "mixed_precision",
-                  "memory_budget_mb", "feature_cache_dir")
+# Options that describe the data and the computer, not a mode's recipe (declared per_mode=False
+# in core/training/options.py): the chosen mode's values apply to all three runs, so each sees the
+# same split and runs on the same device.
+SHARED_OPTIONS = options.SHARED_OPTIONS
 
 
 def about(seconds: float) -> str:
