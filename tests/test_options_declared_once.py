@@ -115,3 +115,68 @@ def test_declarations_are_complete():
         if option.kind in ("int", "float"):
             assert option.range is not None, option.name
     assert OPTION_BY_NAME["learning_rate"].flag == "--lr"
+
+
+@pytest.fixture
+def settings_page(qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    from transfer_gui.ui.settings.settings_page import SettingsPage
+    from transfer_gui.ui.state import AppState
+
+    state = AppState()
+    state.data_dir = str(tmp_path)
+    page = SettingsPage(state)
+    qtbot.addWidget(page)
+    return page
+
+
+def test_settings_rows_follow_the_declarations(settings_page):
+    from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox
+
+    page = settings_page
+    assert set(page.controls) == {o.name for o in OPTIONS if not o.cli_only}
+    for option in OPTIONS:
+        if option.cli_only:
+            continue
+        control = page.controls[option.name]
+        if option.range is not None and isinstance(control, QAbstractSpinBox):
+            low, high = option.spin_range()
+            # the box offers exactly what validated() accepts (an open end: just inside it)
+            r = option.range
+            assert low == r.low if not r.low_open else r.low < low <= r.low + 1e-3
+            assert high == r.high if not r.high_open else r.high - 0.1 <= high < r.high
+            minimum = control.minimum() + (1 if option.unset else 0)
+            assert (minimum, control.maximum()) == pytest.approx((low, high)), option.name
+        elif isinstance(control, QComboBox) and option.widget != "probe_l2":
+            values = [control.itemData(i) for i in range(control.count())]
+            assert set(values) <= set(option.choices) and values, option.name
+            if option.widget == "combo":
+                assert tuple(values) == option.choices
+        else:
+            assert isinstance(control, (QCheckBox, QComboBox)), option.name
+        assert control.toolTip(), option.name
+        label = page.form_of[control].labelForField(control)
+        assert (label.text() if label is not None and label.text() else
+                getattr(control, "text", lambda: "")()) == option.label
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_settings_rows_show_in_the_declared_modes(settings_page, mode):
+    page = settings_page
+    page.state.set_mode(mode)
+    for name, control in page.controls.items():
+        if name == "mixed_precision":
+            continue  # shown only where CUDA is (test_ui_settings_rows.py)
+        shown = page.form_of[control].isRowVisible(control)
+        assert shown == (mode in OPTION_BY_NAME[name].modes), (name, mode)
+
+
+def test_settings_accepts_the_whole_declared_range(settings_page):
+    page = settings_page
+    page.state.set_mode("fine_tuning")
+    page.learning_rate.setValue(10.0)  # was capped at 1.0 while the CLI allowed 10
+    page.seed.setValue(2**32 - 1)  # beyond a QSpinBox's 2**31 - 1
+    page.epochs.setValue(10_000)
+    config = page.state.config()
+    assert (config.learning_rate, config.seed, config.epochs) == (10.0, 2**32 - 1, 10_000)
+    assert isinstance(config.seed, int)
