@@ -1,7 +1,7 @@
 """CAM memory: peak resident memory of `transfer-gui cam` on very large pictures.
 
-Generates a 13000x13000 PNG (a few hundred KB: flat colours and a few shapes, the kind of file
-that used to take 15 GB) and a 24-megapixel JPEG (6000x4000 photo-like noise), then runs
+Generates 13000x13000 PNGs in RGB, grey and palette modes (a few hundred KB each: flat colours
+and a few shapes, the kind of file that used to take 15 GB) and a 24-megapixel JPEG (6000x4000 photo-like noise), then runs
 `transfer-gui cam` on each in its own process and reports that process's peak RSS, its wall time
 and the size of the overlay PNG it wrote. A 224x224 image gives the fixed cost (Python, torch,
 the model) for comparison.
@@ -46,13 +46,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def make_big_png(path: Path, side: int) -> None:
+def make_big_png(path: Path, side: int, mode: str = "RGB") -> None:
     img = Image.new("RGB", (side, side), (30, 90, 160))
     draw = ImageDraw.Draw(img)
     for k in range(12):
         left, top = k * side // 14, k * side // 20
         box = (left, top, left + side // 6, top + side // 5)
         draw.ellipse(box, fill=(200 - 10 * k, 60 + 12 * k, 40))
+    if mode != "RGB":
+        img = img.convert("L") if mode == "L" else img.quantize(16)
     img.save(path, optimize=False)
 
 
@@ -68,6 +70,8 @@ def make_images(work: Path, side: int) -> None:
     """Write small.png, big_<side>.png and big_24mp.jpg into `work`."""
     Image.new("RGB", (224, 224), (120, 80, 40)).save(work / "small.png")
     make_big_png(work / f"big_{side}.png", side)
+    for mode in ("L", "P"):
+        make_big_png(work / f"big_{side}_{mode}.png", side, mode)
     make_big_jpeg(work / "big_24mp.jpg")
 
 
@@ -114,6 +118,8 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     model = Path(args.model) if args.model else small_run(work)
     images = {"small_224": work / "small.png", f"png_{args.side}": work / f"big_{args.side}.png",
+              f"png_{args.side}_grey": work / f"big_{args.side}_L.png",
+              f"png_{args.side}_palette": work / f"big_{args.side}_P.png",
               "jpeg_24mp": work / "big_24mp.jpg"}
     made = common.run_measured([sys.executable, __file__, "--make-images", "--work", str(work),
                                 "--side", str(args.side)], echo_prefix=None)

@@ -76,3 +76,28 @@ def test_cam_prints_one_line_per_image_whatever_its_name(tiny_backbone, color_da
     assert len(lines) == 2
     assert {line.split("\t")[0] for line in lines} == {
         f"{images}/two\\nlines.png", f"{images}/tab\\there.png"}
+
+
+@pytest.mark.parametrize("mode", ["P", "1", "I;16", "L"])
+def test_reduce_by_in_strips_matches_a_full_size_conversion(mode):
+    from transfer_gui.core.data.pixels import _STRIP_ROWS, reduce_by
+
+    rgb = Image.fromarray(gradient(301, _STRIP_ROWS + 77))
+    img = rgb.convert("L").convert(mode) if mode in ("1", "I;16") else rgb.convert(mode)
+    reduced = reduce_by(img, 3)
+    full_mode = "I" if mode == "I;16" else "L" if mode == "L" else "RGB"
+    expected = img.convert(full_mode).reduce(3)
+    assert reduced.size == expected.size == (101, (_STRIP_ROWS + 77 + 2) // 3)
+    assert np.array_equal(np.asarray(reduced.convert(full_mode)), np.asarray(expected))
+
+
+def test_training_decode_of_a_big_palette_png_matches_its_rgb_version(tmp_path):
+    from transfer_gui.core.data import load_image_array
+
+    rgb = Image.fromarray(gradient(1600, 1200))
+    rgb.quantize(64).save(tmp_path / "p.png")
+    rgb.quantize(64).convert("RGB").save(tmp_path / "rgb.png")
+    small = load_image_array(str(tmp_path / "p.png"), 64)
+    assert small.shape == (64, 64, 3)
+    diff = np.abs(small.astype(int) - load_image_array(str(tmp_path / "rgb.png"), 64)).mean()
+    assert diff < 1.0

@@ -16,7 +16,13 @@ from PIL import Image, ImageFile, ImageOps
 
 from .jpeg_size import too_small_reason
 from .read_errors import ImageReadError, open_regular_file
-from .pixels import UnsupportedModeError, resize_shorter_and_center_crop, to_rgb
+from .pixels import (
+    UnsupportedModeError,
+    reduce_for,
+    resize_shorter_and_center_crop,
+    shrink_to,
+    to_rgb,
+)
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -197,19 +203,12 @@ def _apply_exif_orientation(img: Image.Image) -> Image.Image:
     return img
 
 
-def _bounded(img: ImageFile.ImageFile, max_side: int) -> Image.Image:
-    """Decode `img` with its longer side at most `max_side`: a JPEG decoded at 1/2, 1/4 or 1/8
-    scale (draft), then shrunk in its own colour mode before any conversion to RGB."""
+def _draft_within(img: ImageFile.ImageFile, max_side: int) -> None:
+    """Let a JPEG decode at 1/2, 1/4 or 1/8 scale while its longer side stays >= `max_side`."""
     width, height = img.size
     scale = max_side / max(width, height)
-    if scale >= 1:
-        img.load()
-        return img
-    if img.format in _JPEG_FORMATS:
+    if scale < 1 and img.format in _JPEG_FORMATS:
         img.draft(img.mode, (max(1, round(width * scale)), max(1, round(height * scale))))
-    img.load()
-    img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return img
 
 
 def _decode_oriented(path: str, draft_size: int | None,
@@ -219,7 +218,8 @@ def _decode_oriented(path: str, draft_size: int | None,
     Args:
         path: The image file.
         draft_size: For JPEG, let the decoder scale down by 1/2, 1/4 or 1/8 as long as both
-            sides stay at least this many pixels. None decodes at full size.
+            sides stay at least this many pixels; other formats are reduced by a whole factor
+            in their own mode, keeping 3x this size (`reduce_for`). None: full size.
         max_side: Shrink the image so its longer side is at most this many pixels.
     """
     try:
@@ -228,11 +228,15 @@ def _decode_oriented(path: str, draft_size: int | None,
             img = _open_checked(file)
             if draft_size is not None and img.format in _JPEG_FORMATS:
                 img.draft("RGB", (draft_size, draft_size))
-            if max_side is None:
-                img.load()
-            else:
-                img = _bounded(img, max_side)
+            if max_side is not None:
+                _draft_within(img, max_side)
+            img.load()
             upright = _apply_exif_orientation(img)
+            # Shrink in the image's own mode, before any full-size RGB copy.
+            if max_side is not None:
+                upright = shrink_to(upright, max_side)
+            elif draft_size is not None and img.format not in _JPEG_FORMATS:
+                upright = reduce_for(upright, draft_size)
         return to_rgb(upright)
     except ImageReadError as error:
         error.path = path

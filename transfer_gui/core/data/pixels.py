@@ -80,3 +80,53 @@ def resize_shorter_and_center_crop(img: Image.Image, size: int) -> Image.Image:
     scale_x, scale_y = width / new_width, height / new_height
     box = (left * scale_x, top * scale_y, (left + size) * scale_x, (top + size) * scale_y)
     return img.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
+
+
+# Modes Image.reduce averages correctly (LA and RGBA are premultiplied by Pillow itself).
+_REDUCIBLE = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I", "F"})
+_STRIP_ROWS = 1024
+
+
+def _pointwise_mode(img: Image.Image) -> str:
+    """A reducible mode this image converts to pixel by pixel (no per-image statistics)."""
+    if img.mode.startswith("I;16"):
+        return "I"
+    if img.mode in ("P", "PA", "1"):
+        return "RGBA" if img.has_transparency_data else "RGB"
+    return "RGB"
+
+
+def reduce_by(img: Image.Image, factor: int) -> Image.Image:
+    """`img` shrunk `factor` times by box averaging, in its own mode where Pillow can reduce
+    it; modes it cannot (palette, 1-bit, 16-bit) are converted and reduced in strips of rows,
+    so a 13000x13000 palette PNG never needs a full-size RGB copy (676 MB)."""
+    if factor < 2:
+        return img
+    if img.mode in _REDUCIBLE:
+        return img.reduce(factor)
+    mode = _pointwise_mode(img)
+    width, height = img.size
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    band = factor * max(1, _STRIP_ROWS // factor)
+    for top in range(0, height, band):
+        strip = img.crop((0, top, width, min(height, top + band))).convert(mode)
+        out.paste(strip.reduce(factor), (0, top // factor))
+    return out
+
+
+def reduce_for(img: Image.Image, size: int) -> Image.Image:
+    """Shrink a much larger image by a whole factor, keeping at least 3x `size` pixels on its
+    shorter side (what Pillow's resize does first with reducing_gap=3)."""
+    return reduce_by(img, min(img.size) // (3 * size))
+
+
+def shrink_to(img: Image.Image, max_side: int) -> Image.Image:
+    """`img` with its longer side at most `max_side` pixels (box-reduced, then bilinear)."""
+    img = reduce_by(img, max(img.size) // max_side)
+    if max(img.size) <= max_side:
+        return img
+    if img.mode not in _REDUCIBLE:  # Pillow resizes palette and 1-bit images by nearest pixel
+        img = img.convert(_pointwise_mode(img))
+    scale = max_side / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.BILINEAR)
