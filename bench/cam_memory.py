@@ -1,10 +1,10 @@
 """CAM memory: peak resident memory of `transfer-gui cam` on very large pictures.
 
 Generates 13000x13000 PNGs in RGB, grey and palette modes (a few hundred KB each: flat colours
-and a few shapes, the kind of file that used to take 15 GB) and a 24-megapixel JPEG (6000x4000 photo-like noise), then runs
-`transfer-gui cam` on each in its own process and reports that process's peak RSS, its wall time
-and the size of the overlay PNG it wrote. A 224x224 image gives the fixed cost (Python, torch,
-the model) for comparison.
+and a few shapes, the kind of file that used to take 15 GB) and a 24-megapixel JPEG (6000x4000
+photo-like noise), then runs `transfer-gui cam` on each in its own process and reports that
+process's peak RSS, its wall time and the size of the overlay PNG it wrote. A 224x224 image gives
+the fixed cost (Python, torch, the model) for comparison.
 
 Peak RSS comes from GNU time (`/usr/bin/time -f %M`) when it is installed, else from os.wait4.
 The images are generated in a child process: on Linux a child's ru_maxrss starts from its
