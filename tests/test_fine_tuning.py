@@ -56,8 +56,10 @@ def test_batch_norm_policy(tiny_backbone, color_dataset, tmp_path, policy, bn_tr
 
 def test_fine_tuning_starts_from_the_probe_and_keeps_it_when_tuning_is_worse(
         tiny_backbone, color_dataset, tmp_path):
-    # A learning rate far too high: every fine-tuned epoch is worse than the probe.
-    result = train_run(ft(color_dataset, learning_rate=5.0, backbone_lr_factor=1.0),
+    # A learning rate far too high: every fine-tuned epoch is worse than the probe. (The probe's
+    # strength is fixed weak: an easy set ties every strength, and a middling one leaves the
+    # probe's val loss above a lucky tuned epoch's.)
+    result = train_run(ft(color_dataset, learning_rate=5.0, backbone_lr_factor=1.0, head_l2=1e-6),
                        tmp_path / "run", feature_cache=FeatureCache())
     probe = result.history[0]
     assert probe["epoch"] == 0 and probe["val_acc"] >= 0.9
@@ -88,7 +90,7 @@ def test_stay_close_keeps_the_backbone_nearer_its_pretrained_weights(tiny_backbo
                                                                      color_dataset, tmp_path):
     before = torch.load(tiny_backbone.bundled_weights_path(), weights_only=True)
     distance = {}
-    for alpha in (0.0, 50.0):
+    for alpha in (0.0, 10.0):
         # A lower probe start makes every epoch train, so both runs keep tuned weights.
         result = train_run(ft(color_dataset, stay_close=alpha, epochs=2, learning_rate=3e-2,
                               early_stopping_patience=0), tmp_path / f"run{alpha}",
@@ -98,7 +100,7 @@ def test_stay_close_keeps_the_backbone_nearer_its_pretrained_weights(tiny_backbo
         distance[alpha] = sum(float((state[k] - before[k]).pow(2).sum())
                               for k in before if k.endswith("weight") and before[k].ndim > 1)
     if distance[0.0] > 0:
-        assert distance[50.0] < distance[0.0]
+        assert distance[10.0] < distance[0.0]
 
 
 def _tiny_trainer(micro_batch, cancel=None):
