@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 from synthetic import make_color_dataset  # noqa: E402
 from transfer_gui.core.features import FeatureCache  # noqa: E402
 from transfer_gui.core.project import load_project  # noqa: E402
+from transfer_gui.core.run_writer import staged_run  # noqa: E402
 from transfer_gui.core.training.config import TrainConfig  # noqa: E402
 from transfer_gui.core.training.engine import train_run  # noqa: E402
 from transfer_gui.ui.project import unsaved_runs  # noqa: E402
@@ -53,12 +54,18 @@ def start_long_fine_tuning(qtbot, make_window, color_dataset):
     return window, window.train_page.run_dir
 
 
+def has_staged_model(run_dir) -> bool:
+    """A model saved in the run being written (it moves to `run_dir` when training ends)."""
+    staged = staged_run(run_dir)
+    return staged is not None and staged.has_model
+
+
 def test_closing_during_training_asks_about_the_stopped_run_and_saves_it(
         qtbot, make_window, tiny_backbone, color_dataset, tmp_path, monkeypatch):
     window, run_dir = start_long_fine_tuning(qtbot, make_window, color_dataset)
     # Noted as soon as it starts: a crash would still leave it to be offered back.
     assert [p.resolve() for p in window.projects.unsaved.paths()] == [run_dir.resolve()]
-    qtbot.waitUntil(lambda: (run_dir / "model.pt").is_file(), timeout=60_000)
+    qtbot.waitUntil(lambda: has_staged_model(run_dir), timeout=60_000)
     assert window.state.training
 
     target = tmp_path / "saved.tgproj"
@@ -74,7 +81,7 @@ def test_closing_during_training_asks_about_the_stopped_run_and_saves_it(
 def test_closing_during_training_then_cancel_keeps_the_window_and_the_run(
         qtbot, make_window, tiny_backbone, color_dataset, monkeypatch):
     window, run_dir = start_long_fine_tuning(qtbot, make_window, color_dataset)
-    qtbot.waitUntil(lambda: (run_dir / "model.pt").is_file(), timeout=60_000)
+    qtbot.waitUntil(lambda: has_staged_model(run_dir), timeout=60_000)
     answers(monkeypatch, QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Cancel)
     window.close()
     assert window.isVisible() and window.projects.dirty

@@ -112,6 +112,15 @@ class RunLock:
             self.held = False
 
 
+def staged_run(destination: str | os.PathLike) -> Optional[Run]:
+    """The run being written for `destination` right now (its staging folder), if any: what a
+    window following a training shows before the run is moved into place."""
+    destination = Path(os.path.abspath(destination))
+    staged = sorted(destination.parent.glob(f".{destination.name}.partial-*"),
+                    key=lambda p: p.stat().st_mtime if p.exists() else 0)
+    return Run(staged[-1]) if staged else None
+
+
 class RunWriter:
     """Writes one new run. Use as a context manager; `commit()` moves it into place.
 
@@ -236,4 +245,4 @@ class RunWriter:
         atomic_write_json(self.file(RESULT), result)
 
 
-__all__ = ["RunWriter", "RunLock", "RunFolderError", "software_versions"]
+__all__ = ["RunWriter", "RunLock", "RunFolderError", "software_versions", "staged_run"]
