@@ -34,8 +34,8 @@ def test_a_failing_save_reads_plainly(make_window, tmp_path):
     assert not window.projects.save_to(target)
     box = dialog(window, "projectError")
     assert not RAW.search(box.text()) and "p.tgproj" in box.text(), box.text()
-    assert str(blocker) not in box.text()  # the folder is in the details
-    assert "Errno" in box.detailedText() and str(target) in box.detailedText()
+    assert "is a file, not a folder" in box.text()  # the cause, in words
+    assert str(blocker) in box.detailedText()  # the whole message, folder and all
     assert "Save project as" in box.informativeText()  # what to do
     assert window.projects.path is None
 
@@ -81,3 +81,25 @@ def test_user_error_message_keeps_plain_bracketed_words():
     raw = UserError(plain.replace("“x.tgproj”", "/q/x.tgproj"), path="/q/x.tgproj")
     assert user_error_message(raw) == plain
     assert user_error_message(UserError("learning rate must be > 0")) == "learning rate must be > 0."
+
+
+def test_failed_jobs_status_lines_read_plainly(make_window):
+    """The status lines of failed jobs (Compare modes, Cross-validate, the CAM panel) keep raw
+    error codes out of the text; the raw message stays in the tooltip."""
+    raw = "[Errno 28] No space left on device: '/data/run/.metrics.jsonl.x1.tmp'"
+    window = make_window()
+    from transfer_gui.ui.compare.compare_view import CompareView
+
+    modes = CompareView(window)
+    modes._on_failed(raw, "")
+    assert "Errno" not in modes.status.text() and "No space left" in modes.status.text()
+    assert "Errno" in modes.status.toolTip()
+    panel = window.results_page.crossval
+    panel._show_error(raw)
+    assert "Errno" not in panel.error.text() and "No space left" in panel.error.text()
+    assert "Errno" in panel.error.toolTip()
+    from transfer_gui.ui.cam.cam_panel import CamPanel
+
+    cam = CamPanel(window)
+    cam.runner.failed.emit(raw, "")
+    assert "Errno" not in cam.info.text() and "No space left" in cam.info.text()

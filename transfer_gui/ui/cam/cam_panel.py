@@ -28,6 +28,7 @@ from .cam_views import ColourBar, ImageView, veil_unseen
 from .class_grid import ClassGrid
 from .overlay_destination import ask_overlay_path, dataset_of_model
 from transfer_gui.ui.workers import JobHost
+from transfer_gui.ui.error_dialog import plain_message
 
 
 class CamPanel(QWidget, JobHost):
@@ -54,7 +55,7 @@ class CamPanel(QWidget, JobHost):
         self.path: Optional[str] = None
         self.runner = self.make_runner(
             events={Explained: self._on_explained, ExplainFailed: self._on_explain_failed},
-            failed=lambda msg, _: self.info.setText(self.tr("Failed: ") + msg))
+            failed=lambda msg, _: self.info.setText(self.tr("Failed: ") + plain_message(msg)))
 
         self.controls = CamControls()
         c = self.controls

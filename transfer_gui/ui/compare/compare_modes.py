@@ -25,6 +25,7 @@ from transfer_gui.core.jobs.events import RunTrained
 from transfer_gui.core.training import options
 from transfer_gui.core.training.config import MODES, TrainConfig
 from transfer_gui.ui.workers import JobHost
+from transfer_gui.ui.error_dialog import plain_message
 
 # Options that describe the data and the computer, not a mode's recipe (declared per_mode=False
 # in core/training/options.py): the chosen mode's values apply to all three runs, so each sees the
@@ -234,7 +235,7 @@ class ModeComparison(JobHost):
         self._end(self.tr("Mode comparison stopped. Finished runs are kept."))
 
     def _on_failed(self, message: str, details: str) -> None:
-        self._end(self.tr("Mode comparison failed: ") + message)
+        self._end(self.tr("Mode comparison failed: ") + plain_message(message))
         self.status.setToolTip(details or message)
 
     def shutdown(self) -> bool:

@@ -23,6 +23,7 @@ from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.errors import UserError
 from transfer_gui.ui.names import mode_name
 from transfer_gui.ui.project.run_picker import backbone_label, summary_label
+from transfer_gui.ui.error_dialog import plain_message
 from .compare_modes import ModeComparison, compare_modes_job
 
 __all__ = ["CompareView", "compare_modes_job"]
@@ -225,7 +226,8 @@ class CompareView(ModeComparison, QWidget):
 
     def _show_errors(self, errors: list[str]) -> None:
         if errors:
-            self.status.setText(self.tr("Skipped: ") + " ".join(errors))
+            self.status.setText(self.tr("Skipped: ") + " ".join(plain_message(e) for e in errors))
+            self.status.setToolTip("\n".join(errors))
 
     def _choose_run(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Choose a run folder"))

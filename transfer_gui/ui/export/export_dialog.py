@@ -23,6 +23,7 @@ from transfer_gui.core.jobs.export import export_job
 from transfer_gui.ui.shortcuts import add_close_shortcuts
 from transfer_gui.ui.folders import open_folder
 from transfer_gui.ui.workers import JobHost
+from transfer_gui.ui.error_dialog import plain_message
 
 SUFFIX = {"torchscript": ".pt", "onnx": ".onnx", "bundle": "_bundle"}
 OK_STYLE = "color: #1b7f3b;"
@@ -169,8 +170,9 @@ class ExportDialog(QDialog, JobHost):
         self.exported.emit(result)
 
     def _on_failed(self, message: str, details: str) -> None:
-        self._end(self.tr("✘ Export failed. {message}").format(message=message), ERROR_STYLE)
-        self.status.setToolTip(details)
+        self._end(self.tr("✘ Export failed. {message}").format(message=plain_message(message)),
+                  ERROR_STYLE)
+        self.status.setToolTip(details or message)
 
     def _end(self, text: str, style: str) -> None:
         self.progress.hide()

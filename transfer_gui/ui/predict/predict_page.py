@@ -29,6 +29,7 @@ from .predict_table import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED, C
                             ERROR_BG, THUMB, UNCERTAIN_BG, PredictionTable)
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.wizard_page import WizardPage, heading
+from transfer_gui.ui.error_dialog import user_error_message
 
 # The page, and the names this module defined before the job and the table moved out.
 __all__ = ["PredictPage", "COL_THUMB", "COL_FILE", "COL_PREDICTED", "COL_CONFIDENCE", "COL_TOP",
@@ -253,7 +254,7 @@ class PredictPage(WizardPage):
             try:
                 self.export_csv(path)
             except OSError as exc:
-                self.jobs.show_status(self.tr("Could not save: ") + str(exc), error=True)
+                self.jobs.show_status(self.tr("Could not save: ") + user_error_message(exc), error=True)
             else:
                 self.jobs.show_status(self.tr("Saved ") + path)
 

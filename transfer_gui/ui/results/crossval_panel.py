@@ -23,6 +23,7 @@ from transfer_gui.core.training.engine import TrainingResult
 
 from transfer_gui.core.jobs.crossval import crossval_job
 from transfer_gui.ui.workers import JobHost
+from transfer_gui.ui.error_dialog import plain_message
 
 COLUMNS = ("Fold", "Images", "Accuracy", "Balanced accuracy", "Macro-F1")
 
@@ -185,5 +186,6 @@ class CrossValidationPanel(QWidget, JobHost):
 
     def _show_error(self, message: str) -> None:
         self.summary.setText(self.tr("Cross-validation could not run."))
-        self.error.setText(message)
+        self.error.setText(plain_message(message))
+        self.error.setToolTip(message)
         self.error.show()
