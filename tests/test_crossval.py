@@ -86,3 +86,20 @@ def test_cv_weighs_classes_as_training_does_by_default():
     assert parser.parse_args(["data"]).class_weights == TrainConfig.class_weights
     default = inspect.signature(cross_validate).parameters["class_weights"].default
     assert default == TrainConfig.class_weights
+
+
+def test_each_fold_chooses_its_strength_with_the_light_inner_split(tiny_backbone, tmp_path,
+                                                                   monkeypatch):
+    """CV fits a probe per fold; its inner choice of L2 is one 3-fold split over half the grid
+    (an eighth of training's), so 5-fold CV on cached hymenoptera features stays under 5 s."""
+    from transfer_gui.core import crossval, heads
+
+    calls = []
+    choose = heads.choose_l2
+    monkeypatch.setattr(heads, "choose_l2", lambda *a, **k: calls.append(k) or choose(*a, **k))
+    data = make_color_dataset(tmp_path / "d", per_class=10)
+    cross_validate(str(data), "tiny_test", folds=5, cache=FeatureCache())
+    assert len(calls) == 5
+    assert all(k["folds"] == 3 and k["repeats"] == 1 and len(k["grid"]) < len(heads.L2_GRID)
+               for k in calls), calls
+    assert crossval.INNER_REPEATS < heads.CV_REPEATS
