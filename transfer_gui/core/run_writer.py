@@ -60,6 +60,7 @@ class RunLock:
         self.path = destination.parent / f".{destination.name}.lock"
         self.destination = destination
         self.held = False
+        self.dead_owner: Optional[int] = None  # the PID of a dead writer whose lock was taken
 
     def acquire(self) -> None:
         info = {"pid": os.getpid(), "host": platform.node(), "started": time.time()}
@@ -91,6 +92,7 @@ class RunLock:
                 self.path.unlink()
             except FileNotFoundError:
                 pass
+            self.dead_owner = pid
             return True
         return False
 
@@ -143,6 +145,9 @@ class RunWriter:
         self.destination.parent.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
         try:
+            if self.lock.dead_owner is not None:  # what a killed writer staged: never a run
+                shutil.rmtree(self.destination.parent / f".{self.destination.name}.partial-"
+                              f"{self.lock.dead_owner}", ignore_errors=True)
             if self.path.exists():
                 shutil.rmtree(self.path)
             self.path.mkdir()
