@@ -154,3 +154,13 @@ def test_lite0_fine_tuning_learns_what_features_alone_miss(tmp_path):
     tuned = [h for h in result.history if h["epoch"] > 0]
     assert len(tuned) == 3 and tuned[-1]["val_acc"] >= 0.9
     assert result.evaluation["splits"]["test"]["accuracy"] >= 0.9
+
+
+def test_unfreezing_more_stages_than_the_backbone_has_is_refused(tiny_backbone, color_dataset,
+                                                                  tmp_path):
+    from transfer_gui.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"'unfreeze_stages' = 40 is more than the \d+ stages"):
+        train_run(ft(color_dataset, unfreeze_stages=40), tmp_path / "run",
+                  feature_cache=FeatureCache())
+    assert not (tmp_path / "run").exists()

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..data import DatasetScan, ImageStore
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
 from ..evaluation import evaluate_predictions
 from ..features import dataset_features
 from ..heads import choose_l2, fit_head, lbfgs, row_weights
@@ -192,6 +192,12 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
         evaluate=evaluate, set_train_mode=batchnorm.train_mode_setter(
             c.batch_norm if c.mode == FINE_TUNING else "train"), epochs=c.epochs)
     if c.mode == FINE_TUNING:
+        available = len(run.spec.stages(model.backbone))
+        if c.unfreeze_stages is not None and c.unfreeze_stages > available:
+            raise ConfigError(
+                f"Option 'unfreeze_stages' = {c.unfreeze_stages} is more than the {available} "
+                f"stages {run.spec.display_name} has: give 0 to {available}, or leave it unset to "
+                f"train all stages.")
         if c.probe_start:
             _start_from_probe(run, model, plan, files, store)
         set_trainable_stages(model, run.spec, 0 if c.warmup_epochs else c.unfreeze_stages)
