@@ -72,3 +72,16 @@ def test_link_to_a_folder_of_the_same_class_is_followed(tmp_path):
     (data / "red" / "extra").symlink_to(data / ".extra" / "red", target_is_directory=True)
     scan = scan_dataset(data)
     assert per_class(scan) == {"blue": 6, "red": 9}
+
+
+def test_a_class_folder_linked_to_another_class_is_left_out(tmp_path):
+    from synthetic import make_color_dataset
+    from transfer_gui.core.data import scan_dataset
+
+    root = make_color_dataset(tmp_path / "d", classes=("red", "blue"), per_class=10)
+    os.symlink(root / "red", root / "red_again")  # the same images under a second class name
+    scan = scan_dataset(str(root))
+    assert scan.class_names == ["blue", "red"]
+    assert len(scan.samples) == 20
+    reasons = {Path(s.path).name: s.reason for s in scan.skipped}
+    assert "class folder 'red'" in reasons["red_again"]

@@ -31,11 +31,30 @@ class LinkFence:
 
     root: str = ""
     class_folders: dict[str, str] = field(default_factory=dict)
+    listed: dict[str, str] = field(default_factory=dict)  # class folders as listed (not real)
 
     @classmethod
     def around(cls, root: str, class_folders: dict[str, str]) -> LinkFence:
         """A fence for `root` with `class_folders` ({folder path: label shown in reasons})."""
-        return cls(_real(root), {_real(path): label for path, label in class_folders.items()})
+        return cls(_real(root), {_real(path): label for path, label in class_folders.items()},
+                   dict(class_folders))
+
+    def class_link_reason(self, folder: str) -> str | None:
+        """Why the class folder `folder`, itself a link, is left out (None: it is a class).
+
+        A class folder linked to another class folder (or to a folder holding one, or inside
+        one) would count the same images for two classes. The first of such folders that is
+        not a link, else the first listed, stays the class.
+        """
+        target = _real(folder)
+        for path, label in self.listed.items():
+            if path == folder:
+                return None  # every folder listed before it was checked: no clash
+            other = _real(path)
+            if _inside(target, other) or _inside(other, target):
+                return (f"class folder that is a link to the class folder '{label}' (or to a "
+                        "folder holding it); left out, so no image counts for two classes")
+        return None
 
     def _other_class(self, target: str, own: str) -> str | None:
         for folder, label in self.class_folders.items():

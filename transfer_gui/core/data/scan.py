@@ -47,6 +47,10 @@ def _walk_classes(
     skipped.extend(SkippedFile(path, reason) for path, reason in listing.skipped)
     found = _Found()
     for name, path in listing.folders:
+        clash = walker.fence.class_link_reason(path) if os.path.islink(path) else None
+        if clash is not None:
+            skipped.append(SkippedFile(path, clash))
+            continue
         result = walker.walk(path)
         found.images[name] = result.images
         found.folders[name] = path
