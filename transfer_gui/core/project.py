@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .atomic import WriteError, atomic_write, atomic_write_bytes, atomic_write_json
+from .atomic import WriteError, atomic_write, atomic_write_bytes
 from .errors import UserError
-from .run import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT
+from .run import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT, Run
 
 PROJECT_FORMAT = "transfer_gui.project"
 PROJECT_SCHEMA_VERSION = 1
@@ -79,13 +79,7 @@ class Project:
         if old is None:
             return
         for run in self.runs:
-            config_file = Path(run) / CONFIG
-            try:
-                config = json.loads(config_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError, RecursionError):
-                continue
-            if isinstance(config, dict) and _same_path(config.get("data_dir"), old):
-                atomic_write_json(config_file, {**config, "data_dir": str(new)})
+            Run(run).move_dataset(old, new)
 
 
 def _same_path(a: Any, b: Path) -> bool:
@@ -134,8 +128,8 @@ def save_project(path: str | Path, project: Project) -> Path:
     for run, run_id in zip(runs, ids):
         config_data_dir = None
         try:
-            config_data_dir = json.loads((run / CONFIG).read_text(encoding="utf-8")).get("data_dir")
-        except (OSError, ValueError, AttributeError, RecursionError):
+            config_data_dir = Run(run).config_dict().get("data_dir")
+        except UserError:
             pass
         entries.append({
             "id": run_id, "name": run.resolve().name,

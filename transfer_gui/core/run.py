@@ -135,6 +135,25 @@ class Run:
         recorded = Path(str(self.config_dict().get("data_dir") or ""))
         return recorded if recorded.is_absolute() else (self.path / recorded).resolve()
 
+    def move_dataset(self, old: str | os.PathLike, new: str | os.PathLike) -> bool:
+        """Record that the run's dataset folder moved from `old` to `new` (a project's dataset
+        was found elsewhere); False when the run trained on another folder or cannot be read.
+        The one change made to a finished run: its config.json's data_dir, written atomically."""
+        from .atomic import atomic_write_json
+
+        try:
+            config = self.config_dict()
+        except NotARunError:
+            return False
+        recorded = str(config.get("data_dir") or "")
+        try:
+            same = bool(recorded) and Path(recorded).expanduser().resolve() == Path(old).resolve()
+        except (OSError, RuntimeError):
+            same = False
+        if same:
+            atomic_write_json(self.file(CONFIG), {**config, "data_dir": str(new)})
+        return same
+
     def metrics(self, required: bool = False) -> list[dict[str, Any]]:
         """One dict per epoch line of metrics.jsonl ([] when there is none, unless `required`)."""
         path = self.file(METRICS)
