@@ -29,6 +29,18 @@ def tiny_backbone(tmp_path_factory):
 
 
 @pytest.fixture
+def backbone_calls(monkeypatch):
+    """Images that went through a backbone's feature pass, counted per batch."""
+    from transfer_gui.core import features
+
+    calls = []
+    original = features.FeatureExtractor._forward
+    monkeypatch.setattr(features.FeatureExtractor, "_forward",
+                        lambda self, x: calls.append(len(x)) or original(self, x))
+    return calls
+
+
+@pytest.fixture
 def color_dataset(tmp_path):
     """3 colour classes x 12 images, flat class-folder layout."""
     return make_color_dataset(tmp_path / "colors")

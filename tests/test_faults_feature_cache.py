@@ -7,20 +7,11 @@ import numpy as np
 import pytest
 
 from transfer_gui.cli import main
-from transfer_gui.core import atomic, features
+from transfer_gui.core import atomic
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.feature_cache import FeatureCache, configure_default_feature_cache
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import train_run
-
-
-@pytest.fixture
-def backbone_calls(monkeypatch):
-    calls = []
-    original = features.FeatureExtractor._forward
-    monkeypatch.setattr(features.FeatureExtractor, "_forward",
-                        lambda self, x: calls.append(len(x)) or original(self, x))
-    return calls
 
 
 def _train(data, out, cache_dir):

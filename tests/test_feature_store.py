@@ -9,21 +9,10 @@ import os
 import numpy as np
 import pytest
 
-from transfer_gui.core import features
 from transfer_gui.core.feature_store import FeatureStore
 from transfer_gui.core.features import FeatureCache
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.core.training.engine import train_run
-
-
-@pytest.fixture
-def backbone_calls(monkeypatch):
-    """Images that went through the backbone, counted."""
-    calls = []
-    original = features.FeatureExtractor._forward
-    monkeypatch.setattr(features.FeatureExtractor, "_forward",
-                        lambda self, x: calls.append(len(x)) or original(self, x))
-    return calls
 
 
 def config(data, **kw):
