@@ -28,13 +28,12 @@ from typing import Any, Optional
 
 from .atomic import WriteError, atomic_write, atomic_write_bytes
 from .errors import UserError
-from .run import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT, Run
+from .run import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT, RUN_FILES, Run
 
 PROJECT_FORMAT = "transfer_gui.project"
 PROJECT_SCHEMA_VERSION = 1
 PROJECT_JSON = "project.json"
 PROJECT_SUFFIX = ".tgproj"
-RUN_FILES = (CONFIG, DATASET, METRICS, EVALUATION, RESULT, MODEL)
 JSON_FILES = (CONFIG, DATASET, EVALUATION, RESULT)
 
 MAX_TOTAL_BYTES = 2 * 1024 ** 3          # uncompressed, all members together
@@ -82,15 +81,6 @@ class Project:
             Run(run).move_dataset(old, new)
 
 
-def _same_path(a: Any, b: Path) -> bool:
-    if not isinstance(a, str) or not a:
-        return False
-    try:
-        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
-    except (OSError, RuntimeError):
-        return False
-
-
 # ---------------------------------------------------------------------------------------- save
 
 def _run_ids(runs: list[Path]) -> list[str]:
@@ -126,16 +116,10 @@ def save_project(path: str | Path, project: Project) -> Path:
     ids = _run_ids(runs)
     entries = []
     for run, run_id in zip(runs, ids):
-        config_data_dir = None
-        try:
-            config_data_dir = Run(run).config_dict().get("data_dir")
-        except UserError:
-            pass
         entries.append({
-            "id": run_id, "name": run.resolve().name,
-            "files": [n for n in RUN_FILES if (run / n).is_file()],
+            "id": run_id, "name": run.resolve().name, "files": Run(run).files_present(),
             "uses_project_dataset": bool(project.dataset_dir is not None
-                                         and _same_path(config_data_dir, Path(project.dataset_dir))),
+                                         and Run(run).trained_on(project.dataset_dir)),
         })
     manifest = {"format": PROJECT_FORMAT, "schema_version": PROJECT_SCHEMA_VERSION,
                 "name": project.name, "dataset": _dataset_entry(project.dataset_dir, target),

@@ -132,8 +132,24 @@ class Run:
 
     def data_dir(self) -> Path:
         """The dataset folder the run trained on (a relative record is relative to the run)."""
-        recorded = Path(str(self.config_dict().get("data_dir") or ""))
+        return self._data_dir(self.config_dict().get("data_dir"))
+
+    def _data_dir(self, recorded: Any) -> Path:
+        recorded = Path(str(recorded or ""))
         return recorded if recorded.is_absolute() else (self.path / recorded).resolve()
+
+    def trained_on(self, folder: str | os.PathLike) -> bool:
+        """Whether config.json records `folder` as the run's dataset (False when unreadable)."""
+        try:
+            recorded = self.config_dict().get("data_dir")
+        except NotARunError:
+            return False
+        if not isinstance(recorded, str) or not recorded:
+            return False
+        try:
+            return Path(recorded).expanduser().resolve() == Path(folder).expanduser().resolve()
+        except (OSError, RuntimeError):
+            return False
 
     def move_dataset(self, old: str | os.PathLike, new: str | os.PathLike) -> bool:
         """Record that the run's dataset folder moved from `old` to `new` (a project's dataset
@@ -141,18 +157,10 @@ class Run:
         The one change made to a finished run: its config.json's data_dir, written atomically."""
         from .atomic import atomic_write_json
 
-        try:
-            config = self.config_dict()
-        except NotARunError:
+        if not self.trained_on(old):
             return False
-        recorded = str(config.get("data_dir") or "")
-        try:
-            same = bool(recorded) and Path(recorded).expanduser().resolve() == Path(old).resolve()
-        except (OSError, RuntimeError):
-            same = False
-        if same:
-            atomic_write_json(self.file(CONFIG), {**config, "data_dir": str(new)})
-        return same
+        atomic_write_json(self.file(CONFIG), {**self.config_dict(), "data_dir": str(new)})
+        return True
 
     def metrics(self, required: bool = False) -> list[dict[str, Any]]:
         """One dict per epoch line of metrics.jsonl ([] when there is none, unless `required`)."""
@@ -204,7 +212,7 @@ class Run:
         from .jobs import no_progress
 
         config = self.config()
-        data_dir = self.data_dir()
+        data_dir = self._data_dir(config.data_dir)
         if not data_dir.is_dir():
             raise UserError(f"The dataset folder of run {self.path.name}, {data_dir}, is missing. "
                             f"Put it back at that path (or point the project at its new place).",

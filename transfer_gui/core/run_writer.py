@@ -114,11 +114,16 @@ class RunLock:
             self.held = False
 
 
+def _staging_folder(destination: Path, pid: int | str) -> Path:
+    """Where process `pid` writes a new run for `destination` ("*": a glob of any process's)."""
+    return destination.parent / f".{destination.name}.partial-{pid}"
+
+
 def staged_run(destination: str | os.PathLike) -> Optional[Run]:
     """The run being written for `destination` right now (its staging folder), if any: what a
     window following a training shows before the run is moved into place."""
     destination = Path(os.path.abspath(destination))
-    staged = sorted(destination.parent.glob(f".{destination.name}.partial-*"),
+    staged = sorted(destination.parent.glob(_staging_folder(destination, "*").name),
                     key=lambda p: p.stat().st_mtime if p.exists() else 0)
     return Run(staged[-1]) if staged else None
 
@@ -134,7 +139,7 @@ class RunWriter:
     def __init__(self, destination: str | os.PathLike, overwrite: bool = False) -> None:
         self.destination = Path(os.path.abspath(destination))
         self.overwrite = overwrite
-        self.path = self.destination.parent / f".{self.destination.name}.partial-{os.getpid()}"
+        self.path = _staging_folder(self.destination, os.getpid())
         self.lock = RunLock(self.destination)
         self._metrics: list[dict[str, Any]] = []
         self.final_path: Optional[Path] = None
@@ -146,8 +151,8 @@ class RunWriter:
         self.lock.acquire()
         try:
             if self.lock.dead_owner is not None:  # what a killed writer staged: never a run
-                shutil.rmtree(self.destination.parent / f".{self.destination.name}.partial-"
-                              f"{self.lock.dead_owner}", ignore_errors=True)
+                shutil.rmtree(_staging_folder(self.destination, self.lock.dead_owner),
+                              ignore_errors=True)
             if self.path.exists():
                 shutil.rmtree(self.path)
             self.path.mkdir()
