@@ -16,6 +16,7 @@ from .cli_commands.common import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, 
                                   BackboneName, positive_int)
 from .cli_commands.models import cmd_backbones, cmd_evaluate, cmd_predict
 from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
+from .cli_commands.shift import SHIFT_SUMMARY, add_shift_options, cmd_shift
 from .cli_commands.train import add_option_flag, cmd_train
 from .core.errors import Cancelled, UserError
 
@@ -23,7 +24,7 @@ __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build
 
 COMMANDS = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "cam": cmd_cam, "compare": cmd_compare, "export": cmd_export,
-            "cv": cmd_cv}
+            "cv": cmd_cv, "shift": cmd_shift}
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -131,6 +132,7 @@ _COMMAND_PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
     "export": ("export a run's model (TorchScript, ONNX or a bundle) and check it against the "
                "run's validation images", _add_export_options),
     "compare": ("compare run folders side by side in a table", _add_compare_options),
+    "shift": (SHIFT_SUMMARY, add_shift_options),
 }
 
 
