@@ -33,8 +33,8 @@ def _naive_mmd2(x: np.ndarray, y: np.ndarray, bandwidth: float) -> float:
 
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     n, m = len(x), len(y)
-    return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-            - 2 * kxy.mean())
+    return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1))
+            + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
 
 
 def test_mmd_matches_the_textbook_formula_and_is_seeded():
@@ -56,6 +56,22 @@ def test_mmd_permutation_p_values_are_calibrated_under_no_shift():
                            permutations=200).p_value for s in range(300)])
     assert 0.02 <= np.mean(p <= 0.05) <= 0.09
     assert 0.4 <= np.mean(p <= 0.5) <= 0.6
+
+
+def test_per_class_p_values_are_adjusted_for_the_classes_tested():
+    from transfer_gui.core.shift import compare_features, holm_adjusted
+
+    assert holm_adjusted([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    rng = np.random.default_rng(2)
+    ref, new = rng.normal(size=(60, 6)), rng.normal(size=(40, 6))
+    new[:10] += 3.0  # class 0's new images are far off
+    overall, per_class = compare_features(ref, np.arange(60) % 3, new,
+                                          np.r_[[0] * 10, [1] * 15, [2] * 13, [0, 1]], "abc",
+                                          permutations=300)
+    assert [c.n_new for c in per_class] == [11, 16, 13]
+    raw = [c.test.p_value for c in per_class]
+    assert [c.adjusted_p for c in per_class] == pytest.approx(holm_adjusted(raw))
+    assert per_class[0].adjusted_p < 0.01 and overall.p_value < 0.01
 
 
 def test_mmd_caps_each_side():

@@ -47,19 +47,20 @@ def add_shift_options(s: argparse.ArgumentParser) -> None:
 
 def print_report(report) -> None:
     """The shift report as text on stdout."""
-    from ..core.shift import MIN_PER_SIDE, p_text
+    from ..core.shift import MIN_PER_SIDE, class_p_text, p_text
 
     t = report.overall
     print(f"Compared {report.compared_new} of {report.new_images} new images with "
           f"{report.compared_reference} of {report.reference_images} training images.")
-    print(f"Overall: MMD^2 {t.mmd2:.4f}, {p_text(t)} ({report.level})")
+    print(f"Overall: MMD^2 {t.mmd2:.4f}, {p_text(t.p_value, t.permutations)} ({report.level})")
     print("Per class (new images grouped by the class the model predicts):")
     for c in report.per_class:
         line = f"  {printable(c.name)}: {c.n_new} new, {c.n_reference} training"
         if c.test is None:
             line += f": not tested (fewer than {MIN_PER_SIDE} images on a side)"
         else:
-            line += f": MMD^2 {c.test.mmd2:.4f}, {p_text(c.test)}"
+            line += (f": MMD^2 {c.test.mmd2:.4f}, {p_text(c.test.p_value, c.test.permutations)}"
+                     f" ({class_p_text(report, c)} adjusted for the classes tested)")
         print(line)
     for path, reason in report.unreadable:
         print(f"  unreadable: {printable(path)}: {printable(reason)}", file=sys.stderr)

@@ -40,12 +40,15 @@ class MMDTest:
 @dataclass(frozen=True)
 class ClassShift:
     """The test for one class: its training images against the new images predicted as it
-    (`test` is None when either side has fewer than MIN_PER_SIDE images)."""
+    (`test` is None when either side has fewer than MIN_PER_SIDE images). `adjusted_p` is its
+    p-value adjusted for testing every class (Holm), what the words about the class go by:
+    with ten classes, one of them falls below 0.05 by chance alone in 40% of comparisons."""
 
     name: str
     n_reference: int
     n_new: int
     test: Optional[MMDTest]
+    adjusted_p: Optional[float] = None
 
 
 @dataclass
@@ -78,8 +81,9 @@ class ShiftReport:
         return shift_level(self.overall.p_value)
 
     def shifted_classes(self) -> list[ClassShift]:
-        """The classes whose new images differ clearly (p < CLEAR_P) from their training ones."""
-        return [c for c in self.per_class if c.test is not None and c.test.p_value < CLEAR_P]
+        """The classes whose new images differ clearly from their training ones (adjusted
+        p-value below CLEAR_P)."""
+        return [c for c in self.per_class if c.adjusted_p is not None and c.adjusted_p < CLEAR_P]
 
     def summary(self) -> str:
         """The finding in plain words, a few sentences."""
@@ -91,6 +95,17 @@ class ShiftReport:
         out["summary"] = self.summary()
         out["unreadable"] = [{"path": p, "reason": r} for p, r in self.unreadable]
         return out
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of several p-values (each at least its own, at most 1)."""
+    order = np.argsort(p_values, kind="stable")
+    m, running = len(p_values), 0.0
+    adjusted = [1.0] * m
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted
 
 
 def shift_level(p_value: float) -> str:
@@ -179,21 +194,32 @@ def compare_features(reference: np.ndarray, reference_labels: Sequence[int], new
     ref_labels, new_labels = np.asarray(reference_labels), np.asarray(new_predicted)
     overall = mmd_test(reference, new, permutations=permutations, seed=seed,
                        max_per_side=max_per_side)
-    per_class = []
+    rows = []
     for c, name in enumerate(class_names):
         xr, xn = reference[ref_labels == c], new[new_labels == c]
         test = None
         if len(xr) >= MIN_PER_SIDE and len(xn) >= MIN_PER_SIDE:
             test = mmd_test(xr, xn, permutations=permutations, seed=seed + 1 + c,
                             max_per_side=max_per_side)
-        per_class.append(ClassShift(name, len(xr), len(xn), test))
-    return overall, per_class
+        rows.append((name, len(xr), len(xn), test))
+    adjusted = iter(holm_adjusted([t.p_value for *_, t in rows if t is not None]))
+    return overall, [ClassShift(*row, adjusted_p=next(adjusted) if row[3] is not None else None)
+                     for row in rows]
 
 
-def p_text(test: MMDTest) -> str:
-    """"p = 0.43", or "p <= 0.001" at the smallest p-value the permutations can give."""
-    floor = 1 / (1 + test.permutations)
-    return f"p <= {floor:.2g}" if test.p_value <= floor else f"p = {test.p_value:.3g}"
+def p_text(p_value: float, permutations: int, tests: int = 1) -> str:
+    """"p = 0.43", or "p <= 0.001" at the smallest p-value `permutations` can give (times
+    `tests` for a p-value adjusted for that many tests)."""
+    floor = min(1.0, tests / (1 + permutations))
+    return f"p <= {floor:.2g}" if p_value <= floor * (1 + 1e-9) else f"p = {p_value:.3g}"
+
+
+def class_p_text(report: "ShiftReport", shift: ClassShift) -> str:
+    """A class's adjusted p-value as text ("" when the class was not tested)."""
+    if shift.test is None or shift.adjusted_p is None:
+        return ""
+    tested = sum(1 for c in report.per_class if c.test is not None)
+    return p_text(shift.adjusted_p, shift.test.permutations, tested)
 
 
 def describe(report: ShiftReport) -> str:
@@ -210,11 +236,11 @@ def describe(report: ShiftReport) -> str:
     else:
         text = ("These images look like your training images: no sign of a difference was "
                 "found, so expect about the accuracy measured on the validation images.")
-    text += f" (Kernel MMD test: {p_text(t)}.)"
+    text += f" (Kernel MMD test: {p_text(t.p_value, t.permutations)}.)"
     shifted = report.shifted_classes()
     if shifted:
         text += " Classes where the new images differ most: " + ", ".join(
-            c.name for c in sorted(shifted, key=lambda c: c.test.p_value)) + "."
+            c.name for c in sorted(shifted, key=lambda c: c.adjusted_p)) + "."
     if report.flagged_share is not None:
         text += (f" {report.flagged_share:.0%} of the new images are flagged "
                  f"“unlike the training data”.")

@@ -25,6 +25,7 @@ from transfer_gui.core.predict import Prediction, collect_images
 from .predict_rows import CSV_COLUMNS, csv_row, write_predictions_csv
 from transfer_gui.ui.model_in_use import ModelInUse
 from .predict_runner import PredictionRunner
+from .shift_dialog import ShiftButton
 from .predict_table import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED, COL_THUMB, COL_TOP,
                             ERROR_BG, THUMB, UNCERTAIN_BG, PredictionTable)
 from transfer_gui.ui.state import AppState
@@ -89,6 +90,8 @@ class PredictPage(WizardPage):
         tools.addWidget(self.add_files_button)
         tools.addWidget(self.add_folder_button)
         tools.addWidget(self.clear_button)
+        self.shift_button = ShiftButton(self.state, self.model_path)  # dataset shift
+        tools.addWidget(self.shift_button)
         tools.addStretch(1)
         tools.addWidget(threshold_label)
         tools.addWidget(self.threshold)
@@ -148,6 +151,7 @@ class PredictPage(WizardPage):
     def shutdown(self) -> None:
         self.jobs.shutdown()
         self.table.shutdown()
+        self.shift_button.shutdown()
 
     # ------------------------------------------------------------------ public API
     @property
