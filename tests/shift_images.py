@@ -74,3 +74,11 @@ def make_domain_folder(root: Path, domain: str, per_class: int, seed: int,
         for i in range(per_class):
             Image.fromarray(render(shape, domain, rng, size)).save(folder / f"{shape}_{i:03d}.png")
     return Path(root)
+
+
+def shift_photo(pixels: np.ndarray) -> np.ndarray:
+    """A photo (uint8 HxWx3) as the shifted domain would show it: the same colour cast, and a
+    blur scaled to the picture's size (BLUR_RADIUS at 128 px)."""
+    img = np.clip(pixels.astype(float) * CAST + 15, 0, 255).astype(np.uint8)
+    radius = BLUR_RADIUS * min(pixels.shape[:2]) / 128
+    return np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(radius)))
