@@ -106,13 +106,24 @@ def test_bundle_files_and_predict_script(run_dir, color_dataset, tmp_path):
     source = (bundle / "predict.py").read_text()
     assert "transfer_gui" not in source
     images = sorted(str(p) for p in color_dataset.rglob("*.png"))[::6]
+    for name, colour in (("white.png", (255, 255, 255)), ("grey.png", (128, 128, 128))):
+        Image.new("RGB", (48, 48), colour).save(tmp_path / name)  # unlike the colour classes
+        images.append(str(tmp_path / name))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-I", "predict.py", *images], cwd=bundle, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    got = {line.split("\t")[0]: line.split("\t")[1] for line in proc.stdout.splitlines()}
-    in_app = {p.path: p.predicted for p in predict_images(load_model(run_dir), images)}
-    assert got == in_app and len(got) == len(images)
+    lines = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert all(len(fields) == 5 for fields in lines), lines
+    got = {fields[0]: fields[1] for fields in lines}
+    in_app = {p.path: p for p in predict_images(load_model(run_dir), images)}
+    assert got == {path: p.predicted for path, p in in_app.items()} and len(got) == len(images)
+    # The "unlike the training data" score and flag: the app's, from the shipped detector.
+    assert (bundle / "unlike_training.pt").is_file() and "## Unlike the training data" in card
+    for path, _, _, score, flag in lines:
+        assert float(score) == pytest.approx(in_app[path].unlike_score, abs=1e-4)
+        assert flag == ("not like any training class" if in_app[path].unlike_training else "")
+    assert [p.unlike_training for p in in_app.values()].count(True) >= 2  # the plain pictures
 
 
 def test_tampered_export_fails_the_check_and_stays_on_disk(run_dir, tmp_path, monkeypatch):

@@ -50,7 +50,8 @@ def test_names_with_newline_tab_and_non_utf8_bytes_give_one_row_each(trained, tm
     assert main(["predict", str(run / "model.pt"), "--csv", str(out),
                  str(tmp_path / "new")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4 and all(line.count("\t") == 2 for line in lines), lines
+    # file, class, probability, unlike-the-training-data score and flag: five fields
+    assert len(lines) == 4 and all(line.count("\t") == 4 for line in lines), lines
     assert any("two\\nlines.png\t" in line for line in lines)
     assert any("tab\\there.png\t" in line for line in lines)
     assert any("\\xff\\xfe.png\t" in line for line in lines)

@@ -114,11 +114,13 @@ def test_predicts_a_folder_like_the_core_and_exports_csv(qtbot, page, trained, t
     with open(out, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0] == CSV_COLUMNS == ["file", "predicted", "probability", "top1", "top2", "top3",
-                                      "error", "uncertain"]
+                                      "error", "unlike_score", "unlike_training", "uncertain"]
     assert len(rows) == 1 + len(expected)
     for row, p in zip(rows[1:], expected):
         assert row[0] == p.path and row[1] == p.predicted and row[6] == ""
-        assert row[7] == ("yes" if p.probability < page.threshold_value() else "no")
+        assert float(row[7]) == pytest.approx(p.unlike_score, abs=0.006)
+        assert row[8] == ("not like any training class" if p.unlike_training else "")
+        assert row[9] == ("yes" if p.probability < page.threshold_value() else "no")
         assert float(row[2]) == pytest.approx(p.probability, abs=1e-5)
         assert row[3].startswith(p.top[0][0] + ":")
     assert not list((tmp_path / "sub").glob(".*tmp"))  # atomic: no temp file left
@@ -141,11 +143,13 @@ def test_threshold_reflags_rows_without_a_new_job(qtbot, page, trained, monkeypa
         page.set_threshold(threshold)
         t = page.threshold_value()
         want = [p.probability < t for p in page.predictions]
+        unlike = [bool(p.unlike_training) for p in page.predictions]
         flags = [page.table.item(r, COL_FLAG).text() for r in range(page.table.rowCount())]
-        assert flags == ["Uncertain" if w else "" for w in want]
-        for r, w in enumerate(want):
+        assert flags == ["Not like any training class" if u else "Uncertain" if w else ""
+                         for w, u in zip(want, unlike)]
+        for r, (w, u) in enumerate(zip(want, unlike)):
             colour = page.table.item(r, COL_PREDICTED).background().color()
-            assert (colour == predict_page.UNCERTAIN_BG) == w
+            assert (colour == predict_page.UNCERTAIN_BG) == (w and not u)
         n = sum(want)
         assert page.summary.text().startswith(f"{n} of 15 images below {t * 100:g}% confidence")
     assert page.threshold.value() == 1.0
@@ -176,7 +180,8 @@ def test_unreadable_file_shows_an_error_row(qtbot, page, trained, tmp_path):
     assert page.table.item(0, COL_FLAG).text() == "Error"  # errors stay flagged
     rows = list(csv.reader(open(page.export_csv(tmp_path / "p.csv"), encoding="utf-8")))
     assert rows[1][0] == str(bad) and rows[1][1] == "" and rows[1][2] == "" and rows[1][6]
-    assert rows[1][7] == "" and rows[2][7] == "no"  # threshold 0: nothing is uncertain
+    assert rows[1][7:] == ["", "", ""]  # an unreadable image has no score, flag nor certainty
+    assert rows[2][9] == "no"  # threshold 0: nothing is uncertain
 
 
 def test_stop_keeps_rows_so_far_and_ends_promptly(qtbot, page, trained, tmp_path, monkeypatch):

@@ -128,7 +128,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """
     from ..core.model_file import load_model
     from ..core.predict import collect_images, predict_images
-    from .prediction_output import prediction_line, predictions_csv, report_skipped_inputs
+    from .prediction_output import (prediction_line, predictions_csv, report_skipped_inputs,
+                                    report_unlike_training)
 
     if args.csv:
         check_writable_file(args.csv, "--csv")  # before the work, not after it
@@ -144,6 +145,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for p in predict_images(loaded, files, top_k=args.top_k, cancel=cancel):
         rows.append(p)
         print(prediction_line(p))
+    report_unlike_training(loaded, rows)
     if args.csv:
         from ..core.atomic import atomic_write_bytes
 

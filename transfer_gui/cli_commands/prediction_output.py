@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the commands import this lazily; keep torch out of the import
+    from ..core.model_file import LoadedModel
     from ..core.predict import Prediction
 
 SHOWN_UNREADABLE = 5
@@ -35,25 +36,47 @@ def printable(text: str) -> str:
 
 
 def prediction_line(prediction: Prediction) -> str:
-    """One tab-separated line: file, class, probability (or the error)."""
+    """One tab-separated line: file, class, probability, "unlike the training data" score and
+    flag (both empty for a model saved without the check; the flag empty when not flagged), or
+    the file and the error."""
+    from ..core.predict import unlike_fields
+
     if prediction.error:
         return f"{printable(prediction.path)}\tERROR: {printable(prediction.error)}"
+    score, flag = unlike_fields(prediction)
     return (f"{printable(prediction.path)}\t{printable(prediction.predicted)}\t"
-            f"{prediction.probability:.3f}")
+            f"{prediction.probability:.3f}\t{score}\t{flag}")
 
 
 def predictions_csv(rows: Sequence[Prediction], top_k: int) -> bytes:
     """The CSV table of `rows` as bytes: UTF-8, with names that are not valid UTF-8 kept as
     their original bytes (surrogateescape), and names with newlines quoted by the csv module."""
+    from ..core.predict import csv_fields, csv_header
+
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(["file", "predicted", "probability",
-                     *[f"top{i + 1}" for i in range(top_k)], "error"])
+    writer.writerow(csv_header(top_k))
     for p in rows:
-        tops = [f"{c}:{q:.4f}" for c, q in p.top] + [""] * (top_k - len(p.top))
-        writer.writerow([p.path, p.predicted, f"{p.probability:.6f}" if not p.error else "",
-                         *tops[:top_k], p.error])
+        writer.writerow(csv_fields(p, top_k))
     return text.getvalue().encode("utf-8", errors="surrogateescape")
+
+
+def report_unlike_training(loaded: LoadedModel, rows: Sequence[Prediction]) -> None:
+    """Say (on stderr) how many images were "not like any training class", or that the model
+    was saved without that check."""
+    from ..core.ood import FLAG_WORDS, ood_block
+
+    if ood_block(loaded) is None:
+        print(f"{printable(loaded.path)} was saved without the \"unlike the training data\" "
+              f"check (an older model): its score and flag columns are empty. Train again to "
+              f"get them.", file=sys.stderr)
+        return
+    scored = [p for p in rows if p.unlike_score is not None]
+    flagged = sum(bool(p.unlike_training) for p in scored)
+    if scored:
+        print(f"{flagged} of {len(scored)} image(s) {FLAG_WORDS} (unlike-the-training-data score "
+              f"above 1.00; 1.00 is where the 5% least typical validation images begin).",
+              file=sys.stderr)
 
 
 def report_skipped_inputs(skipped: Sequence[tuple[str, str]]) -> None:

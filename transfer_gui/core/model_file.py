@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -18,6 +18,7 @@ from .atomic import atomic_torch_save
 from .errors import ModelFileError, UserError, WeightsError
 from .models import BackboneSpec, Preprocessing, TransferModel, get_backbone, make_model
 from .models.weights import load_into
+from .ood import checked_blocks
 
 MODEL_FORMAT = "transfer_gui.model"
 MODEL_SCHEMA_VERSION = 1
@@ -35,12 +36,17 @@ class LoadedModel:
     preprocessing: Preprocessing
     mode: str
     path: str
+    blocks: dict[str, Any] = field(default_factory=dict)  # optional, checked: see core/ood.py
 
 
 def save_model(path: str | Path, model: TransferModel, spec: BackboneSpec, class_names: list[str],
-               mode: str, dropout: float, state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+               mode: str, dropout: float, state_dict: dict[str, torch.Tensor] | None = None,
+               blocks: Optional[dict[str, Any]] = None) -> Path:
+    """Write model.pt atomically; `blocks` adds optional weights-only blocks (core/ood.py's
+    `training_blocks`: "ood", "feature_reference")."""
     state = state_dict if state_dict is not None else model.state_dict()
     return atomic_torch_save(path, {
+        **(blocks or {}),
         "format": MODEL_FORMAT,
         "schema_version": MODEL_SCHEMA_VERSION,
         "backbone": spec.name,
@@ -82,8 +88,9 @@ def load_model(path: str | Path) -> LoadedModel:
         raise ModelFileError(f"{path}: {exc}", path=str(path)) from None
     except (KeyError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{path} is damaged or incomplete ({exc}).", path=str(path)) from None
+    blocks = checked_blocks(data, len(facts["class_names"]), spec.feature_dim, facts["bad"])
     return LoadedModel(model.eval(), spec, facts["class_names"], facts["preprocessing"],
-                       facts["mode"], str(path))
+                       facts["mode"], str(path), blocks)
 
 
 def _checked_facts(data: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -124,7 +131,7 @@ def _checked_facts(data: dict[str, Any], path: Path) -> dict[str, Any]:
         raise bad(f"{len(damaged)} weight tensor(s) hold NaN or infinite values "
                   f"(first: {damaged[0]})")
     return {"backbone": data["backbone"], "class_names": list(names), "dropout": float(dropout),
-            "mode": mode, "state_dict": state,
+            "mode": mode, "state_dict": state, "bad": bad,
             "preprocessing": _checked_preprocessing(data.get("preprocessing"), bad)}
 
 

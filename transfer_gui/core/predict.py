@@ -15,18 +15,47 @@ from .data.walk import list_folder
 from .errors import ModelFileError, UserError
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .model_file import LoadedModel
+from .ood import FLAG_WORDS, is_flagged, ood_block
 from .inputs import InputPipeline
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One image's result; `error` is set (and the rest empty) when the image could not be read."""
+    """One image's result; `error` is set (and the rest empty) when the image could not be read.
+
+    `unlike_score`: how unlike the training images it is (core/ood.py; above 1.0 it is flagged,
+    `unlike_training`); both None for a model saved without the detector, or an unreadable image.
+    """
 
     path: str
     predicted: str = ""
     probability: float = 0.0
     top: tuple[tuple[str, float], ...] = ()
     error: str = ""
+    unlike_score: Optional[float] = None
+    unlike_training: Optional[bool] = None
+
+
+def csv_header(top_k: int) -> list[str]:
+    """The columns of a predictions CSV (`transfer-gui predict --csv`; the Predict page adds its
+    own after them)."""
+    return ["file", "predicted", "probability", *[f"top{i + 1}" for i in range(top_k)], "error",
+            "unlike_score", "unlike_training"]
+
+
+def unlike_fields(p: Prediction) -> tuple[str, str]:
+    """The "unlike the training data" score as text ("" without one) and the flag in words
+    ("" when not flagged)."""
+    if p.unlike_score is None:
+        return "", ""
+    return f"{p.unlike_score:.2f}", FLAG_WORDS if p.unlike_training else ""
+
+
+def csv_fields(p: Prediction, top_k: int) -> list[str]:
+    """One CSV row of `p`, in `csv_header(top_k)` order."""
+    tops = [f"{c}:{q:.4f}" for c, q in p.top] + [""] * (top_k - len(p.top))
+    return [p.path, p.predicted, f"{p.probability:.6f}" if not p.error else "", *tops[:top_k],
+            p.error, *unlike_fields(p)]
 
 
 def _images_below(folder: str, skipped: list[tuple[str, str]]) -> list[str]:
@@ -89,6 +118,7 @@ def predict_images(loaded: LoadedModel, files: Sequence[str], *, top_k: int = 3,
     device = device or torch.device("cpu")
     model = loaded.model.to(device).eval()
     pipeline = InputPipeline(loaded.preprocessing)
+    detector = ood_block(loaded)
     k = min(top_k, len(loaded.class_names))
     for start in range(0, len(files), batch_size):
         cancel.raise_if_cancelled()
@@ -102,23 +132,28 @@ def predict_images(loaded: LoadedModel, files: Sequence[str], *, top_k: int = 3,
                 errors[path] = (getattr(exc, "reason", None) or str(exc)
                                 or f"could not be read ({type(exc).__name__})")
         probs = np.zeros((0, len(loaded.class_names)))
+        scores: list[Optional[float]] = [None] * len(arrays)
         if arrays:
-            with torch.no_grad():
-                logits = model(pipeline.eval_batch(np.stack(arrays)).to(device))
+            with torch.no_grad():  # the head's input is the detector's input: one pass
+                features = model.backbone(pipeline.eval_batch(np.stack(arrays)).to(device))
+                logits = model.head(features)
             probs = torch.softmax(logits.float(), 1).cpu().numpy()
+            if detector is not None:
+                scores = [float(v) for v in detector.scores(features.float().cpu().numpy())]
             if not np.isfinite(probs).all():  # damaged or overflowing weights: no prediction
                 raise ModelFileError(f"{loaded.path} gave no valid probability (NaN or infinite "
                                      f"output) for the images from {good[0]}: the model file is "
                                      f"damaged. Train again or use another model.",
                                      path=loaded.path)
-        rows = dict(zip(good, probs))
+        rows = dict(zip(good, zip(probs, scores)))
         for path in chunk:
             if path in errors:
                 yield Prediction(path, error=errors[path])
                 continue
-            p = rows[path]
+            p, score = rows[path]
             order = np.argsort(-p)[:k]
             top = tuple((loaded.class_names[i], float(p[i])) for i in order)
-            yield Prediction(path, top[0][0], top[0][1], top)
+            yield Prediction(path, top[0][0], top[0][1], top, unlike_score=score,
+                             unlike_training=is_flagged(score))
         done = start + len(chunk)
         progress(Progress(done / len(files), f"Predicted {done}/{len(files)} images", stage="predict"))

@@ -1,7 +1,8 @@
 """The model bundle: a folder anyone can use without transfer_gui.
 
 model.pt (TorchScript), state_dict.pt (weights only), labels.json, preprocessing.json,
-README.md (model card), confusion_matrix.png and predict.py.
+README.md (model card), confusion_matrix.png, predict.py, and unlike_training.pt (the "unlike the
+training data" detector, weights only) when the model has one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..atomic import (atomic_write, atomic_write_bytes, atomic_write_json, atomi
                       explain_write_error)
 from ..errors import UserError
 from ..model_file import LoadedModel
+from ..ood import SCORE_HELP, ood_block
 from ..run import Run
 from .predict_template import PREDICT_PY
 
@@ -95,6 +97,25 @@ def _metrics_section(evaluation: dict | None) -> list[str]:
     return lines
 
 
+def _unlike_files(loaded: LoadedModel) -> list[str]:
+    if ood_block(loaded) is None:
+        return []
+    return ["- `unlike_training.pt`: the \"unlike the training data\" detector (weights only: "
+            "class means, covariance components, threshold); predict.py reads it."]
+
+
+def _unlike_section(loaded: LoadedModel) -> list[str]:
+    detector = ood_block(loaded)
+    if detector is None:
+        return ["", "This model was saved without the \"unlike the training data\" check (an "
+                "older model): every image gets a class, with no flag for images unlike the "
+                "training images."]
+    return ["", "## Unlike the training data", "", SCORE_HELP, "",
+            f"Score: the Mahalanobis distance of the L2-normalised backbone features (the head's "
+            f"input) to the nearest class mean, shared covariance, divided by the threshold "
+            f"{detector.threshold:.4g} ({detector.calibrated_on})."]
+
+
 def model_card(loaded: LoadedModel, config: dict | None, dataset: dict | None,
                evaluation: dict | None) -> str:
     pre = loaded.preprocessing
@@ -107,8 +128,9 @@ def model_card(loaded: LoadedModel, config: dict | None, dataset: dict | None,
              "- `state_dict.pt`: the same weights as a plain state dict (weights only).",
              "- `labels.json`: class names in output order.",
              "- `preprocessing.json`: input_size, resize_size, mean, std and how to prepare an image.",
-             "- `predict.py`: `python predict.py IMAGE...` prints each image's class (needs torch, "
-             "Pillow and numpy).", "",
+             "- `predict.py`: `python predict.py IMAGE...` prints each image's class, probability "
+             "and \"unlike the training data\" score and flag (needs torch, Pillow and numpy).",
+             *_unlike_files(loaded), "",
              "## How to prepare an image", ""]
     lines += [f"{i}. {step}" for i, step in enumerate(PREPARE_WORDS, 1)]
     lines += ["", f"input_size {pre.input_size}, resize_size {pre.resize_size}, mean {list(pre.mean)}, "
@@ -123,7 +145,7 @@ def model_card(loaded: LoadedModel, config: dict | None, dataset: dict | None,
         lines += [f"- Warning: {w}" for w in dataset.get("warnings", [])]
     else:
         lines.append("No dataset.json in the run.")
-    lines += ["", "## Metrics", ""] + _metrics_section(evaluation)
+    lines += ["", "## Metrics", ""] + _metrics_section(evaluation) + _unlike_section(loaded)
     lines += ["", "## Training configuration", ""]
     if config:
         lines += ["| option | value |", "| --- | --- |"]
@@ -190,6 +212,10 @@ def _write_bundle_files(run_dir: Path, loaded: LoadedModel, out: Path,
                  "output": "logits (softmax gives probabilities), in labels.json order",
                  "how_to_prepare": PREPARE_WORDS}),
              atomic_write_text(out / "predict.py", PREDICT_PY)]
+    detector = ood_block(loaded)
+    if detector is not None:
+        files.append(atomic_write(out / "unlike_training.pt",
+                                  lambda f: torch.save(detector.to_block(), f)))
     if evaluation and evaluation.get("splits"):
         primary = evaluation.get("primary_split") or next(iter(evaluation["splits"]))
         matrix = evaluation["splits"][primary]["confusion_matrix"]

@@ -4,8 +4,10 @@ PREDICT_PY = r'''"""Predict the class of images with this bundle's model.
 
     python predict.py IMAGE [IMAGE ...]
 
-Prints one line per image: path, class, probability (tab-separated). Needs torch, Pillow and
-numpy only. Preprocessing follows preprocessing.json, exactly as the app prepared its images.
+Prints one line per image, tab-separated: path, class, probability, the "unlike the training
+data" score and the flag "not like any training class" when the score is above 1 (both empty
+without unlike_training.pt). Needs torch, Pillow and numpy only. Preprocessing follows
+preprocessing.json, exactly as the app prepared its images.
 """
 
 import json
@@ -18,6 +20,7 @@ import torch
 from PIL import Image, ImageOps
 
 HERE = Path(__file__).resolve().parent
+FLAG_WORDS = "not like any training class"
 warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit deprecation notes
 
 
@@ -71,6 +74,23 @@ def prepare(path, pre):
     return (x - mean) / std
 
 
+def unlike_scores(block, features):
+    """How unlike the training images each row of backbone features is: the Mahalanobis
+    distance of the L2-normalised features to the nearest class mean (shared covariance: the
+    components' variances, noise_variance elsewhere), divided by the threshold."""
+    x = features.astype(np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    comps, means = block["components"].double().numpy(), block["means"].double().numpy()
+    variances, noise = block["variances"].double().numpy(), float(block["noise_variance"])
+    proj_x, proj_m, sq_x = x @ comps.T, means @ comps.T, (x * x).sum(1)
+    best = np.full(len(x), np.inf)
+    for mean, pm in zip(means, proj_m):
+        p = proj_x - pm
+        residual = np.maximum(sq_x - 2 * x @ mean + mean @ mean - (p * p).sum(1), 0.0)
+        best = np.minimum(best, (p * p / variances).sum(1) + residual / noise)
+    return np.sqrt(best) / float(block["threshold"])
+
+
 def main(paths):
     if not paths:
         print(__doc__)
@@ -78,11 +98,18 @@ def main(paths):
     labels = json.loads((HERE / "labels.json").read_text(encoding="utf-8"))
     pre = json.loads((HERE / "preprocessing.json").read_text(encoding="utf-8"))
     model = torch.jit.load(str(HERE / "model.pt"), map_location="cpu").eval()
+    unlike = HERE / "unlike_training.pt"
+    block = torch.load(str(unlike), weights_only=True) if unlike.is_file() else None
     with torch.no_grad():
         for path in paths:
-            probs = torch.softmax(model(prepare(path, pre).unsqueeze(0)), 1)[0]
+            features = model.backbone(prepare(path, pre).unsqueeze(0))  # what the head sees
+            probs = torch.softmax(model.head(features), 1)[0]
             index = int(probs.argmax())
-            print(f"{path}\t{labels[index]}\t{float(probs[index]):.4f}")
+            score, flag = "", ""
+            if block is not None:
+                value = float(unlike_scores(block, features.numpy())[0])
+                score, flag = f"{value:.4f}", FLAG_WORDS if value > 1 else ""
+            print(f"{path}\t{labels[index]}\t{float(probs[index]):.4f}\t{score}\t{flag}")
     return 0
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -22,6 +23,7 @@ from ..inputs import InputPipeline
 from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
 from ..model_file import save_model
 from ..models import TransferModel, get_backbone, make_model
+from ..ood import training_blocks
 from ..run import Run
 from ..run_writer import RunWriter
 from . import callbacks as cb
@@ -97,12 +99,25 @@ class _Run:
                    if self.config.class_weights == "auto" else None)
         return nn.CrossEntropyLoss(weight=weights, label_smoothing=self.config.label_smoothing)
 
+    def save(self, model: TransferModel, plan: TrainingPlan, blocks: Optional[dict] = None) -> None:
+        save_model(self.dir.model_path, model, self.spec, plan.dataset.class_names,
+                   self.config.mode, self.config.dropout, blocks=blocks)
+
+    def add_unlike_training(self, model: TransferModel, plan: TrainingPlan) -> None:
+        """Rewrite model.pt with the "unlike the training data" detector fitted on the final
+        model's backbone features (core/ood.py; for fine-tuning, one pass over the training
+        and validation images that the evaluation then reuses)."""
+        self.stage("evaluate")(Progress(0.0, "Measuring what the training images look like"))
+        train, val = (plan.features(plan.splits[name]) for name in ("train", "val"))
+        self.save(model, plan, training_blocks(
+            train, np.asarray(plan.splits["train"].labels), val, plan.dataset.num_classes,
+            seed=self.config.seed))
+
     def standard_callbacks(self, model: TransferModel, plan: TrainingPlan,
                            history: cb.History) -> list[Callback]:
         c = self.config
-        checkpoint = cb.BestCheckpoint(save=lambda metrics: save_model(
-            self.dir.model_path, model, self.spec, plan.dataset.class_names, c.mode,
-            c.dropout), keep=plan.keep)
+        checkpoint = cb.BestCheckpoint(save=lambda metrics: self.save(model, plan),
+                                       keep=plan.keep)
         out = [history, checkpoint, cb.EpochEnd(self.dir.append_metrics),
                cb.ProgressReporter(self.stage("train")), *plan.callbacks]
         if plan.schedule:
@@ -208,6 +223,7 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
     if trainer.cancelled and callable(evaluate_after_cancel):
         evaluate_after_cancel = evaluate_after_cancel()
     if result.best is not None and (evaluate_after_cancel or not trainer.cancelled):
+        run.add_unlike_training(model, plan)
         report = run.stage("evaluate")
         report(Progress(0.0, "Evaluating the best model"))
         result.evaluation = {

@@ -77,6 +77,8 @@ class TrainingPlan:
     probe: Optional[dict] = None  # the linear probe's l2 and validation scores (fine-tuning)
     fallback: Optional[str] = None  # why fine-tuning was not tried, in plain words
     loss: Optional[nn.Module] = None  # set by the engine
+    # The trained model's pooled backbone features (its head's input) of a split's centre views.
+    features: Optional[Callable[[Split], np.ndarray]] = None
 
 
 def splits_of(dataset: DatasetScan, files: list[str], failed: set[int]) -> dict[str, Split]:
@@ -111,6 +113,15 @@ def _probabilities(model: nn.Module, batches, device: torch.device) -> np.ndarra
         for inputs, _ in batches:
             out.append(torch.softmax(model(inputs.to(device)).float(), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def _backbone_features(model: TransferModel, batches, device: torch.device) -> np.ndarray:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for inputs, _ in batches:
+            out.append(model.backbone(inputs.to(device)).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def _linear(model: TransferModel) -> nn.Linear:
@@ -158,7 +169,7 @@ def feature_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Tra
         optimizer=lbfgs(linear.parameters(), PROBE_ITERATIONS_PER_EPOCH), evaluate=evaluate,
         set_train_mode=lambda m: m.eval(), epochs=c.epochs, schedule=False, keep="latest",
         callbacks=[cb.Converged()], penalty=lambda: 0.5 * l2 * linear.weight.pow(2).sum(),
-        probe={"l2": l2})
+        probe={"l2": l2}, features=lambda split: feats.center(split.positions))
 
 
 def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> TrainingPlan:
@@ -181,8 +192,18 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
         return ImageBatches(store.get_many, split.positions, split.labels, run.pipeline,
                             c.batch_size, c.seed, augmentation, eval_batch_size=inference_batch)
 
+    computed: dict[int, np.ndarray] = {}
+
+    def features(split: Split) -> np.ndarray:
+        """One no-grad pass of the trained backbone per split, once training has ended (kept
+        for `evaluate`, which only runs then: the head's input is not computed twice)."""
+        if id(split) not in computed:
+            computed[id(split)] = _backbone_features(model, images(split).evaluate(), run.device)
+        return computed[id(split)]
+
     def evaluate(split: Split) -> dict:
-        probs = _probabilities(model, images(split).evaluate(), run.device)
+        probs = _probabilities(model.head, fixed_batches(
+            torch.from_numpy(features(split)), torch.tensor(split.labels), 512)(), run.device)
         return evaluate_predictions(split.labels, probs, dataset.class_names, split.files)
 
     train_images = images(splits["train"], c.augmentation)
@@ -190,7 +211,8 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
         dataset, splits, model, train=train_images.train, val=images(splits["val"]).evaluate,
         num_batches=num_batches(len(splits["train"]), c.batch_size), optimizer=None,
         evaluate=evaluate, set_train_mode=batchnorm.train_mode_setter(
-            c.batch_norm if c.mode == FINE_TUNING else "train"), epochs=c.epochs)
+            c.batch_norm if c.mode == FINE_TUNING else "train"), epochs=c.epochs,
+        features=features)
     if c.mode == FINE_TUNING:
         available = len(run.spec.stages(model.backbone))
         if c.unfreeze_stages is not None and c.unfreeze_stages > available:

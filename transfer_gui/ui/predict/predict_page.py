@@ -56,8 +56,9 @@ class PredictPage(WizardPage):
 
         help_label = QLabel(self.tr(
             "Add images or folders (or drop them here) to see what the trained model predicts. "
-            "Rows below the confidence threshold are flagged for a closer look; double-click a "
-            "row to see where the model looked."), wordWrap=True)
+            "Rows below the confidence threshold, and images not like any training class, are "
+            "flagged for a closer look; double-click a row to see where the model looked."),
+            wordWrap=True)
         help_label.setStyleSheet("color: palette(dark);")
 
         self.add_files_button = QPushButton(self.tr("Add &images…"))
@@ -73,7 +74,8 @@ class PredictPage(WizardPage):
         self.export_button = QPushButton(self.tr("E&xport CSV…"))
         self.export_button.setToolTip(self.tr(
             "Save the table as CSV: the command line's --csv columns (file, predicted, "
-            "probability, top1..top3, error) and “uncertain” (yes below the threshold)"))
+            "probability, top1..top3, error, unlike_score, unlike_training) and “uncertain” "
+            "(yes below the threshold)"))
         self.export_button.clicked.connect(self._choose_export)
 
         threshold_label = QLabel(self.tr("Flag belo&w"))
@@ -306,6 +308,9 @@ class PredictPage(WizardPage):
         text = (self.tr("{0} of {1} images below {2}% confidence")
                 .replace("{0}", str(self.uncertain_count())).replace("{1}", str(total))
                 .replace("{2}", f"{self.threshold_value() * 100:g}"))
+        unlike = self.table.unlike_count()
+        if unlike:
+            text += " · " + self.tr("{0} not like any training class").replace("{0}", str(unlike))
         if errors:
             text += " · " + self.tr("{0} unreadable").replace("{0}", str(errors))
         self.summary.setText(text)

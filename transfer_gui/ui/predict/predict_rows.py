@@ -1,7 +1,8 @@
 """The Predict page's rows in words and in CSV: flags, top-k text, CSV rows (Qt-free).
 
 The predictions come from `transfer_gui.core.jobs.predict.predict_job`; the CSV helpers write the
-same columns as `transfer-gui predict --csv`, plus the page's "uncertain" column.
+same columns as `transfer-gui predict --csv` (core/predict.py owns them), plus the page's
+"uncertain" column.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Iterable
 
 from transfer_gui.core.atomic import atomic_write
 from transfer_gui.core.jobs.predict import TOP_K
-from transfer_gui.core.predict import Prediction
+from transfer_gui.core.predict import Prediction, csv_fields, csv_header
 
 # The CLI's --csv columns, then the page's own: "uncertain" is "yes" below the page's confidence
 # threshold, "no" above it, "" for an unreadable image.
-CLI_COLUMNS = ["file", "predicted", "probability", *[f"top{i + 1}" for i in range(TOP_K)], "error"]
+CLI_COLUMNS = csv_header(TOP_K)
 CSV_COLUMNS = [*CLI_COLUMNS, "uncertain"]
 
 
@@ -30,11 +31,19 @@ def flag_for(prediction: Prediction, threshold: float) -> str:
         threshold: Top-class probabilities below this are uncertain.
 
     Returns:
-        "error" for an unreadable image, "uncertain" below the threshold, else "".
+        "error" for an unreadable image, "unlike" for one not like any training class (whatever
+        its confidence), "uncertain" below the threshold, else "".
     """
     if prediction.error:
         return "error"
+    if prediction.unlike_training:
+        return "unlike"
     return "uncertain" if prediction.probability < threshold else ""
+
+
+def score_text(p: Prediction) -> str:
+    """The "unlike the training data" score as the table shows it ("" without one)."""
+    return "" if p.unlike_score is None else f"{p.unlike_score:.2f}"
 
 
 def percent(q: float) -> str:
@@ -50,11 +59,8 @@ def top_text(p: Prediction) -> str:
 
 def csv_row(p: Prediction, threshold: float, top_k: int = TOP_K) -> list[str]:
     """Returns one CSV row: the CLI's columns, then "uncertain" against `threshold`."""
-    tops = [f"{c}:{q:.4f}" for c, q in p.top] + [""] * (top_k - len(p.top))
-    flag = flag_for(p, threshold)
-    uncertain = "" if flag == "error" else ("yes" if flag == "uncertain" else "no")
-    return [p.path, p.predicted, f"{p.probability:.6f}" if not p.error else "",
-            *tops[:top_k], p.error, uncertain]
+    uncertain = "" if p.error else ("yes" if p.probability < threshold else "no")
+    return [*csv_fields(p, top_k), uncertain]
 
 
 def write_predictions_csv(path: str | os.PathLike, predictions: Iterable[Prediction],

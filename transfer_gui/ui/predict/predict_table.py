@@ -1,8 +1,9 @@
 """The Predict page's results table: a row per prediction, with its thumbnail and flag.
 
-Rows below the confidence threshold are flagged (amber) and unreadable images marked (red);
-`set_threshold` re-flags every row at once, without predicting again. Thumbnails load off the GUI
-thread (`ThumbnailLoader`) and replace a placeholder tile as they arrive.
+Rows unlike the training data read "not like any training class" (lilac, whatever their
+confidence), rows below the confidence threshold are flagged (amber) and unreadable images marked
+(red); `set_threshold` re-flags every row at once, without predicting again. Thumbnails load
+off the GUI thread (`ThumbnailLoader`) and replace a placeholder tile as they arrive.
 """
 
 from __future__ import annotations
@@ -15,24 +16,27 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem,
                                QWidget)
 
+from transfer_gui.core.ood import FLAG_WORDS, SCORE_HELP
 from transfer_gui.core.predict import Prediction
 
-from .predict_rows import flag_for, top_text
+from .predict_rows import flag_for, score_text, top_text
 from transfer_gui.ui.thumbnails import ThumbnailLoader, placeholder_pixmap, square_pixmap
 
 THUMB = 40
 
-COL_THUMB, COL_FILE, COL_PREDICTED, COL_CONFIDENCE, COL_TOP, COL_FLAG = range(6)
+COL_THUMB, COL_FILE, COL_PREDICTED, COL_CONFIDENCE, COL_TOP, COL_UNLIKE, COL_FLAG = range(7)
 
 UNCERTAIN_BG = QColor(0xFF, 0xF1, 0xCC)  # amber
+UNLIKE_BG = QColor(0xEB, 0xE3, 0xF7)  # lilac
 ERROR_BG = QColor(0xFB, 0xE0, 0xDD)  # soft red
 
 
 class _ConfidenceItem(QTableWidgetItem):
-    """A confidence cell: shows a percentage, sorts by value."""
+    """A confidence (or score) cell: shows a percentage (or `text`), sorts by value."""
 
-    def __init__(self, value: Optional[float]) -> None:
-        super().__init__("" if value is None else f"{value * 100:.1f}%")
+    def __init__(self, value: Optional[float], text: Optional[str] = None) -> None:
+        super().__init__(text if text is not None else
+                         "" if value is None else f"{value * 100:.1f}%")
         self.setData(Qt.ItemDataRole.UserRole, -1.0 if value is None else float(value))
         self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
@@ -56,7 +60,7 @@ class PredictionTable(QTableWidget):
             threshold: Confidence below which rows are flagged as uncertain.
             parent: The owning widget.
         """
-        super().__init__(0, 6, parent)
+        super().__init__(0, 7, parent)
         self.predictions: list[Prediction] = []
         self._threshold = threshold
         self._rows: dict[str, int] = {}  # path -> row
@@ -68,7 +72,9 @@ class PredictionTable(QTableWidget):
         self.thumbnails.thumbnailFailed.connect(self._on_thumb_failed)
 
         self.setHorizontalHeaderLabels(["", self.tr("File"), self.tr("Predicted"),
-                                        self.tr("Confidence"), self.tr("Top 3"), self.tr("Flag")])
+                                        self.tr("Confidence"), self.tr("Top 3"),
+                                        self.tr("Unlike training"), self.tr("Flag")])
+        self.horizontalHeaderItem(COL_UNLIKE).setToolTip(self.tr(SCORE_HELP))
         self.setToolTip(self.tr("Double-click a row to open the image in the class "
                                 "activation map view"))
         self.setIconSize(QSize(THUMB, THUMB))
@@ -82,8 +88,8 @@ class PredictionTable(QTableWidget):
         header.setSectionResizeMode(COL_THUMB, QHeaderView.ResizeMode.Fixed)
         self.setColumnWidth(COL_THUMB, THUMB + 12)
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_PREDICTED, 180), (COL_CONFIDENCE, 100), (COL_TOP, 260),
-                           (COL_FLAG, 100)):
+        for col, width in ((COL_PREDICTED, 160), (COL_CONFIDENCE, 96), (COL_TOP, 250),
+                           (COL_UNLIKE, 110), (COL_FLAG, 190)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.setColumnWidth(col, width)
         self.cellDoubleClicked.connect(self._on_double_click)
@@ -128,22 +134,31 @@ class PredictionTable(QTableWidget):
             predicted.setForeground(QBrush(QColor(0xB3, 0x26, 0x1E)))
             confidence = _ConfidenceItem(None)
             top = QTableWidgetItem("")
+            unlike = _ConfidenceItem(None)
         else:
             predicted = QTableWidgetItem(p.predicted)
             predicted.setToolTip(p.predicted)
             confidence = _ConfidenceItem(p.probability)
             top = QTableWidgetItem(top_text(p))
             top.setToolTip("\n".join(f"{name}: {q:.1%}" for name, q in p.top))
-        return [thumb, name, predicted, confidence, top, QTableWidgetItem()]
+            unlike = _ConfidenceItem(p.unlike_score, score_text(p))
+            unlike.setToolTip(self.tr(SCORE_HELP) if p.unlike_score is not None else self.tr(
+                "This model was saved without the \u201cunlike the training data\u201d check "
+                "(an older model); train again to get it."))
+        return [thumb, name, predicted, confidence, top, unlike, QTableWidgetItem()]
 
     # ------------------------------------------------------------------ flags
     def flag_of(self, row: int) -> str:
-        """Returns "error", "uncertain" or "" for row `row`."""
+        """Returns "error", "unlike", "uncertain" or "" for row `row`."""
         return flag_for(self.predictions[row], self._threshold)
+
+    def unlike_count(self) -> int:
+        """Returns how many rows are not like any training class."""
+        return sum(bool(p.unlike_training) for p in self.predictions)
 
     def uncertain_count(self) -> int:
         """Returns how many rows fall below the threshold (unreadable images excluded)."""
-        return sum(self.flag_of(r) == "uncertain" for r in range(len(self.predictions)))
+        return sum(not p.error and p.probability < self._threshold for p in self.predictions)
 
     def set_threshold(self, threshold: float) -> None:
         """Re-flags every row against a new confidence threshold."""
@@ -160,6 +175,13 @@ class PredictionTable(QTableWidget):
             item.setText(self.tr("Error"))
             item.setToolTip(self.tr("The image could not be read"))
             brush = QBrush(ERROR_BG)
+        elif flag == "unlike":
+            item.setText(self.tr(FLAG_WORDS[:1].upper() + FLAG_WORDS[1:]))
+            item.setToolTip(self.tr(
+                "This image does not look like the training images of any class (its unlike-"
+                "training score is above 1.0), so its class is only a guess. It may show "
+                "something the model was never taught."))
+            brush = QBrush(UNLIKE_BG)
         elif flag == "uncertain":
             item.setText(self.tr("Uncertain"))
             item.setToolTip(self.tr("Confidence below the threshold"))
