@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 LAUNCH = r"""
 import importlib.util
 import sys
@@ -108,3 +110,52 @@ def test_the_window_opens_a_project_given_at_start_and_by_a_file_open_event(qtbo
     qtbot.waitUntil(lambda: window.projects.path == first, timeout=5000)
     QApplication.sendEvent(QApplication.instance(), QFileOpenEvent(str(second)))  # macOS Finder
     assert window.projects.path == second
+
+
+_RUN_WITH_MARKER = """
+import atexit, sys
+from pathlib import Path
+from transfer_gui import launcher
+marker = Path(sys.argv[1])
+atexit.register(lambda: marker.write_text("exit handlers ran"))
+sys.argv = ["transfer-gui", *sys.argv[2:]]
+launcher.run()
+"""
+
+
+@pytest.mark.parametrize("args, code", [(["backbones"], 0), (["evaluate", "no-such-run"], 2)])
+def test_a_headless_command_ends_quickly_with_its_code_output_and_exit_handlers(
+        tmp_path, args, code):
+    marker = tmp_path / "marker.txt"
+    proc = subprocess.run([sys.executable, "-c", _RUN_WITH_MARKER, str(marker), *args],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TORCH_HOME": str(tmp_path)})
+    assert proc.returncode == code, proc.stderr
+    assert marker.read_text() == "exit handlers ran"  # atexit and weakref.finalize still run
+    if code == 0:  # the whole table came through the pipe (flushed before os._exit)
+        assert "efficientnet_lite0" in proc.stdout and "vit_b_16" in proc.stdout
+    else:
+        assert "no-such-run" in proc.stderr
+
+
+def test_the_fast_exit_is_only_for_headless_commands(monkeypatch):
+    import torch  # noqa: F401  (the fast exit applies once torch is loaded)
+
+    from transfer_gui import launcher
+
+    ended = []
+
+    def record(how):
+        def end(code):
+            ended.append((how, code))
+            raise SystemExit(code)
+        return end
+
+    monkeypatch.setattr(launcher, "exit_now", record("exit_now"))
+    monkeypatch.setattr(launcher.sys, "exit", record("sys.exit"))
+    monkeypatch.setattr(launcher, "main", lambda args: 3)
+    for argv in (["train"], [], ["cells.tgproj"], ["--self-test"]):
+        monkeypatch.setattr(launcher.sys, "argv", ["transfer-gui", *argv])
+        with pytest.raises(SystemExit):
+            launcher.run()
+    assert ended == [("exit_now", 3), ("sys.exit", 3), ("sys.exit", 3), ("sys.exit", 3)]

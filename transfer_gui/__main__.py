@@ -1,8 +1,6 @@
 """`python -m transfer_gui`: same as the `transfer-gui` command."""
 
-import sys
-
-from transfer_gui.launcher import main
+from transfer_gui.launcher import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

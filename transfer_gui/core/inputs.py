@@ -12,7 +12,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
 
 from .models.spec import Preprocessing
 from .training.config import AUGMENTATION_PRESETS
@@ -51,6 +50,9 @@ def center_crop(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def _augment_one(image: torch.Tensor, size: int, recipe: _Recipe, gen: torch.Generator) -> torch.Tensor:
     """One uint8 (3, S, S) image -> augmented uint8 (3, size, size)."""
+    # Imported here: torchvision costs ~1.5 s and ~160 MB to import, and only training augments.
+    import torchvision.transforms.v2.functional as TF
+
     s = image.shape[-1]
     area = s * s
     for _ in range(10):  # RandomResizedCrop's sampling, inside the stored square

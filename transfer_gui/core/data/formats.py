@@ -14,6 +14,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from . import png_strips
 from .jpeg_size import too_small_reason
 from .read_errors import ImageReadError, open_regular_file
 from .pixels import (
@@ -203,6 +204,19 @@ def _apply_exif_orientation(img: Image.Image) -> Image.Image:
     return img
 
 
+def _decoded_png_reduced(file: BinaryIO, img: ImageFile.ImageFile, draft_size: int | None,
+                         max_side: int | None) -> Image.Image | None:
+    """A big PNG decoded band by band at the whole-factor reduction the caller would apply
+    next (see png_strips), or None to decode it whole."""
+    if img.format != "PNG" or (draft_size is None and max_side is None):
+        return None
+    if max_side is not None:
+        factor = max(img.size) // max_side  # as shrink_to
+    else:
+        factor = min(img.size) // (3 * draft_size)  # as reduce_for
+    return png_strips.decode_reduced(file, img, factor)
+
+
 def _draft_within(img: ImageFile.ImageFile, max_side: int) -> None:
     """Let a JPEG decode at 1/2, 1/4 or 1/8 scale while its longer side stays >= `max_side`."""
     width, height = img.size
@@ -230,8 +244,11 @@ def _decode_oriented(path: str, draft_size: int | None,
                 img.draft("RGB", (draft_size, draft_size))
             if max_side is not None:
                 _draft_within(img, max_side)
-            img.load()
-            upright = _apply_exif_orientation(img)
+            reduced = _decoded_png_reduced(file, img, draft_size, max_side)
+            if reduced is None:
+                img.load()
+            # (a reduced PNG carries the file's EXIF: PNG's getexif would decode it whole)
+            upright = _apply_exif_orientation(img if reduced is None else reduced)
             # Shrink in the image's own mode, before any full-size RGB copy.
             if max_side is not None:
                 upright = shrink_to(upright, max_side)

@@ -83,11 +83,11 @@ def resize_shorter_and_center_crop(img: Image.Image, size: int) -> Image.Image:
 
 
 # Modes Image.reduce averages correctly (LA and RGBA are premultiplied by Pillow itself).
-_REDUCIBLE = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I", "F"})
+REDUCIBLE_MODES = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I", "F"})
 _STRIP_ROWS = 1024
 
 
-def _pointwise_mode(img: Image.Image) -> str:
+def pointwise_mode(img: Image.Image) -> str:
     """A reducible mode this image converts to pixel by pixel (no per-image statistics)."""
     if img.mode.startswith("I;16"):
         return "I"
@@ -102,9 +102,9 @@ def reduce_by(img: Image.Image, factor: int) -> Image.Image:
     so a 13000x13000 palette PNG never needs a full-size RGB copy (676 MB)."""
     if factor < 2:
         return img
-    if img.mode in _REDUCIBLE:
+    if img.mode in REDUCIBLE_MODES:
         return img.reduce(factor)
-    mode = _pointwise_mode(img)
+    mode = pointwise_mode(img)
     width, height = img.size
     out = Image.new(mode, (-(-width // factor), -(-height // factor)))
     band = factor * max(1, _STRIP_ROWS // factor)
@@ -125,8 +125,8 @@ def shrink_to(img: Image.Image, max_side: int) -> Image.Image:
     img = reduce_by(img, max(img.size) // max_side)
     if max(img.size) <= max_side:
         return img
-    if img.mode not in _REDUCIBLE:  # Pillow resizes palette and 1-bit images by nearest pixel
-        img = img.convert(_pointwise_mode(img))
+    if img.mode not in REDUCIBLE_MODES:  # Pillow resizes palette and 1-bit images by nearest pixel
+        img = img.convert(pointwise_mode(img))
     scale = max_side / max(img.size)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     return img.resize(size, Image.Resampling.BILINEAR)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -13,7 +12,6 @@ from ..jobs import CancelToken
 from . import weights as weight_files
 from .lite_backbones import lite_specs
 from .spec import BackboneSpec
-from .torchvision_backbones import torchvision_specs
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
@@ -24,18 +22,40 @@ DOWNLOAD_NEEDED = "download needed"
 ByteProgress = Callable[[int, Optional[int]], None]
 
 
-@lru_cache(maxsize=1)
-def _registry() -> dict[str, BackboneSpec]:
-    return {spec.name: spec for spec in [*lite_specs(), *torchvision_specs()]}
+_builtin: dict[str, dict[str, BackboneSpec]] = {}  # family -> its specs, loaded on first need
+_registered: dict[str, BackboneSpec] = {}  # added by plugins and tests; wins over a built-in
+_removed: set[str] = set()  # built-in names a plugin or test unregistered
+
+
+def _builtin_family(family: str) -> dict[str, BackboneSpec]:
+    if family not in _builtin:
+        if family == "efficientnet_lite":
+            specs = lite_specs()
+        else:  # imported here: torchvision costs ~1.5 s and ~160 MB, and a Lite model never needs it
+            from .torchvision_backbones import torchvision_specs
+            specs = torchvision_specs()
+        _builtin[family] = {spec.name: spec for spec in specs}
+    return _builtin[family]
+
+
+def _registry(*, complete: bool = True) -> dict[str, BackboneSpec]:
+    """Every backbone: Lite, then torchvision (left out unless `complete`), then registered ones."""
+    families = ["efficientnet_lite", "torchvision"] if complete else ["efficientnet_lite"]
+    entries = {name: spec for family in families
+               for name, spec in _builtin_family(family).items() if name not in _removed}
+    entries.update({name: spec for name, spec in _registered.items()})
+    return entries
 
 
 def register_backbone(spec: BackboneSpec) -> None:
     """Add (or replace) a registry entry; plugins and tests use this."""
-    _registry()[spec.name] = spec
+    _registered[spec.name] = spec
+    _removed.discard(spec.name)
 
 
 def unregister_backbone(name: str) -> None:
-    _registry().pop(name, None)
+    _registered.pop(name, None)
+    _removed.add(name)
 
 
 def backbone_names() -> list[str]:
@@ -48,6 +68,9 @@ def all_backbones() -> list[BackboneSpec]:
 
 def get_backbone(name: str) -> BackboneSpec:
     """The spec registered under `name`; a ConfigError listing the valid names otherwise."""
+    known = _registry(complete=False)
+    if name in known:
+        return known[name]
     try:
         return _registry()[name]
     except KeyError:
