@@ -21,6 +21,7 @@ import torch
 from shift_images import SHIFTED, SOURCE, make_domain_folder
 from synthetic import make_color_dataset, tiny_spec
 from transfer_gui.cli import main
+from transfer_gui.core.errors import UserError
 from transfer_gui.core.features import FeatureCache
 from transfer_gui.core.shift import CLEAR, NONE, mmd_test
 
@@ -199,7 +200,8 @@ def test_cli_shift_bad_input_exits_2_naming_it(tiny_run, tmp_path, capsys, case)
         "over_original": ([str(model), str(new), "--recalibrate", str(model)],
                           "is the original model"),
         "labelled_alone": ([str(run), str(new), "--labelled", str(labelled)], "--recalibrate"),
-        "model_without_run": ([str(lone), str(new)], "run folder"),
+        "model_without_run": ([str(lone), str(new), "--recalibrate", str(tmp_path / "o.pt")],
+                              "run folder"),
         "bad_labelled": ([str(run), str(new), "--recalibrate", str(tmp_path / "o.pt"),
                           "--labelled", str(labelled)], "purple is not"),
         "empty_dir": ([str(run), str(tmp_path / "empty")], "holds no image files"),
@@ -210,9 +212,50 @@ def test_cli_shift_bad_input_exits_2_naming_it(tiny_run, tmp_path, capsys, case)
     assert _digest(run) == before and not (tmp_path / "o.pt").exists()
 
 
+def test_a_model_file_alone_compares_with_its_stored_training_sample(tiny_run, tmp_path):
+    """A model.pt outside its run folder still compares: training stored a sample of training
+    features in it (core/ood.py); its "unlike the training data" score gives the share flagged."""
+    from transfer_gui.core.model_file import load_model
+    from transfer_gui.core.ood import reference_features
+    from transfer_gui.core.shift_compare import compare_new_images
+
+    run, new = tiny_run
+    lone = tmp_path / "lone.pt"
+    shutil.copy(run / "model.pt", lone)
+    stored, _ = reference_features(load_model(lone))
+    report = compare_new_images(lone, new, permutations=200)
+    assert report.reference_images == len(stored) and report.compared_new == 24
+    assert report.flagged_share is not None and 0.0 <= report.flagged_share <= 1.0
+    assert f"{report.flagged_share:.0%} of the new images are flagged" in report.summary()
+
+
+def test_an_older_model_compares_with_its_runs_training_images(tiny_run, tmp_path):
+    """Without a stored sample (models trained before it existed) the run's training images are
+    rescanned and passed through the model's backbone; no share flagged is claimed."""
+    from transfer_gui.core.run import Run
+    from transfer_gui.core.shift_compare import compare_new_images
+
+    run, new = tiny_run
+    old = tmp_path / "old_run"
+    shutil.copytree(run, old)
+    data = torch.load(old / "model.pt", weights_only=True)
+    for key in ("ood", "feature_reference"):
+        data.pop(key, None)
+    torch.save(data, old / "model.pt")
+    report = compare_new_images(old, new, permutations=200)
+    assert report.reference_images == len(Run(old).dataset().split("train"))
+    assert report.flagged_share is None and "flagged" not in report.summary()
+    alone = tmp_path / "alone" / "model.pt"  # such a model outside its run: nothing to compare
+    alone.parent.mkdir()
+    shutil.copy(old / "model.pt", alone)
+    with pytest.raises(UserError, match="run folder"):
+        compare_new_images(alone, new)
+
+
 def test_labelled_images_keep_the_better_model(tiny_run, tmp_path, capsys, monkeypatch):
     """With labelled images the recalibrated model is saved only when it scores higher."""
     from transfer_gui.core import recalibrate
+    from transfer_gui.core.model_file import load_model
 
     run, new = tiny_run
     labelled = make_color_dataset(tmp_path / "labelled", per_class=4, seed=9)
@@ -226,6 +269,8 @@ def test_labelled_images_keep_the_better_model(tiny_run, tmp_path, capsys, monke
     scores = iter([0.6, 0.9])
     result = recalibrate.recalibrate_to_folder(run, new, out, labelled=labelled)
     assert result.saved == str(out) and out.is_file()
+    saved = load_model(out)  # it keeps the original's detector and training-feature sample
+    assert set(saved.blocks) == set(load_model(run).blocks) == {"ood", "feature_reference"}
 
 
 def test_aligning_to_the_reference_images_themselves_changes_nothing(tiny_module_backbone):
@@ -287,7 +332,8 @@ def test_recalibration_recovers_lost_accuracy_on_a_generated_shift(tmp_path):
     cache = FeatureCache()
     run = tmp_path / "run"
     train_run(TrainConfig.for_mode(str(train), "feature_extraction"), run, feature_cache=cache)
-    assert compare_new_images(run, new, cache=cache).level == CLEAR
+    shifted_report = compare_new_images(run, new, cache=cache)
+    assert shifted_report.level == CLEAR
     assert compare_new_images(run, same, cache=cache).level == NONE
     loaded = load_model(run)
     files = collect_images([same])
@@ -300,3 +346,9 @@ def test_recalibration_recovers_lost_accuracy_on_a_generated_shift(tmp_path):
           f"recalibration {after:.3f}: recovered {recovered:.0%} of the loss")
     assert unshifted - before >= 0.15  # the shift costs accuracy (else the test proves nothing)
     assert recovered >= 0.5
+    # through the recalibrated model the new images land near the stored training features
+    after_report = compare_new_images(result.saved, new, cache=cache)
+    print(f"MMD² of the new images: {shifted_report.overall.mmd2:.3f} with the original model, "
+          f"{after_report.overall.mmd2:.3f} with the recalibrated one; flagged "
+          f"{shifted_report.flagged_share:.0%} -> {after_report.flagged_share:.0%}")
+    assert after_report.overall.mmd2 < 0.25 * shifted_report.overall.mmd2

@@ -217,6 +217,22 @@ def accuracy(loaded: LoadedModel, files: Sequence[str], labels: Sequence[int],
     return right / total
 
 
+def carried_blocks(loaded: LoadedModel) -> dict:
+    """The original model's "unlike the training data" detector and training-feature sample,
+    to store with the recalibrated model unchanged: they describe the features the head was
+    trained on, which recalibration maps the new images back towards (so comparing and flagging
+    with the recalibrated model asks whether the new images now look like training images)."""
+    from .ood import OOD_KEY, REFERENCE_KEY, ood_block, reference_block, reference_features
+
+    blocks = {}
+    detector, reference = ood_block(loaded), reference_features(loaded)
+    if detector is not None:
+        blocks[OOD_KEY] = detector.to_block()
+    if reference is not None:
+        blocks[REFERENCE_KEY] = reference_block(*reference, max_rows=len(reference[0]))
+    return blocks
+
+
 def recalibrate_to_folder(model_or_run: str | os.PathLike, new_dir: str | os.PathLike,
                           out: str | os.PathLike, *, labelled: Optional[str | os.PathLike] = None,
                           overwrite: bool = False, seed: int = 0, max_images: int = MAX_IMAGES,
@@ -262,7 +278,7 @@ def recalibrate_to_folder(model_or_run: str | os.PathLike, new_dir: str | os.Pat
             return result
     cancel.raise_if_cancelled()
     save_model(out, model, loaded.spec, loaded.class_names, loaded.mode,
-               dropout=float(model.head[0].p))
+               dropout=float(model.head[0].p), blocks=carried_blocks(loaded))
     result.saved = str(out)
     progress(Progress(1.0, f"Saved {out}", stage="save"))
     return result

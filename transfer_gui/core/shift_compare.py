@@ -1,10 +1,11 @@
 """"Compare with new images": a model (or its run folder) and a folder of new, unlabelled images
 in, a `ShiftReport` out (core/shift.py does the statistics).
 
-The reference is a seeded random sample of the run's training images, rescanned as the run
-recorded them (`Run.dataset`); both sides go through the model's own backbone
-(`core/model_features.py`), so the test compares what the head sees. The new images are grouped
-by the class the model predicts for them.
+The reference is the sample of training features stored in the model file (core/ood.py), or for
+older models a seeded random sample of the run's training images, rescanned as the run recorded
+them (`Run.dataset`). Features come from the model's own backbone (`core/model_features.py`), so
+the test compares what the head sees. The new images are grouped by the class the model predicts
+for them; the model's "unlike the training data" score, when it has one, gives the share flagged.
 """
 
 from __future__ import annotations
@@ -89,6 +90,34 @@ def _features(loaded: LoadedModel, files: list[str], recipe: str, cache: Optiona
     return found.center(good), good, bad
 
 
+def training_reference(loaded: LoadedModel, run: Optional[Run], recipe: str, *,
+                       max_per_side: int = MAX_PER_SIDE, seed: int = 0,
+                       cache: Optional[FeatureCache] = None,
+                       progress: ProgressCallback = no_progress,
+                       cancel: Optional[CancelToken] = None
+                       ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Features and labels of (at most `max_per_side`) training images, and how many there
+    are: the sample stored in the model file when it has one (core/ood.py), else computed from
+    the run's training images with the model's backbone.
+
+    Raises:
+        UserError: Neither a stored sample nor a run folder whose dataset is there.
+    """
+    from .ood import reference_features
+
+    stored = reference_features(loaded)
+    if stored is not None and len(stored[0]) >= 2:
+        features, labels = stored
+        rows = sample_rows(len(features), max_per_side, np.random.default_rng(seed))
+        return features[rows], labels[rows], len(features)
+    run = require_run(run, loaded, "Comparing with new images")
+    files, labels, total = training_sample(run, loaded, max_per_side, seed,
+                                           StageProgress(progress, 0.0, 0.1, "scan"), cancel)
+    x, good, _ = _features(loaded, files, recipe, cache,
+                           StageProgress(progress, 0.1, 1.0, "features"), cancel)
+    return x, np.asarray([labels[i] for i in good]), total
+
+
 def compare_new_images(model_or_run: str | os.PathLike, new_dir: str | os.PathLike, *,
                        permutations: int = PERMUTATIONS, seed: int = 0,
                        max_per_side: int = MAX_PER_SIDE, cache: Optional[FeatureCache] = None,
@@ -97,7 +126,8 @@ def compare_new_images(model_or_run: str | os.PathLike, new_dir: str | os.PathLi
     """How far the images in `new_dir` are from the model's training images.
 
     Args:
-        model_or_run: A run folder, or the model.pt inside one.
+        model_or_run: A model file that stores a sample of its training features, or a run
+            folder (or the model.pt inside one).
         new_dir: A folder of new images (searched recursively; no labels needed).
         permutations, seed, max_per_side: As in `core.shift.mmd_test`; the same seed samples
             the same images.
@@ -107,19 +137,18 @@ def compare_new_images(model_or_run: str | os.PathLike, new_dir: str | os.PathLi
         UserError: A bad model, no run folder, a missing dataset, or no readable new images.
     """
     from .model_features import head_probabilities, model_feature_recipe
+    from .ood import is_flagged, ood_block
 
     cancel = cancel or CancelToken()
     loaded, run = open_model_and_run(model_or_run)
-    run = require_run(run, loaded, "Comparing with new images")
     skipped: list[tuple[str, str]] = []
     all_new = new_image_files(new_dir, skipped)
-    rng = np.random.default_rng(seed)
-    new_files = [all_new[i] for i in sample_rows(len(all_new), max_per_side, rng)]
-    ref_files, ref_labels, ref_total = training_sample(
-        run, loaded, max_per_side, seed, StageProgress(progress, 0.0, 0.05, "scan"), cancel)
+    new_files = [all_new[i] for i in
+                 sample_rows(len(all_new), max_per_side, np.random.default_rng(seed))]
     recipe = model_feature_recipe(loaded)
-    ref_x, ref_good, _ = _features(loaded, ref_files, recipe, cache,
-                                   StageProgress(progress, 0.05, 0.5, "features"), cancel)
+    ref_x, ref_labels, ref_total = training_reference(
+        loaded, run, recipe, max_per_side=max_per_side, seed=seed, cache=cache,
+        progress=StageProgress(progress, 0.0, 0.5, "features"), cancel=cancel)
     new_x, _, unreadable = _features(loaded, new_files, recipe, cache,
                                      StageProgress(progress, 0.5, 0.95, "features"), cancel)
     if len(new_x) < 2:
@@ -127,15 +156,15 @@ def compare_new_images(model_or_run: str | os.PathLike, new_dir: str | os.PathLi
                         path=str(new_dir))
     cancel.raise_if_cancelled()
     predicted = head_probabilities(loaded, new_x).argmax(1)
-    labels = [ref_labels[i] for i in ref_good]
-    overall, per_class = compare_features(ref_x, labels, new_x, predicted, loaded.class_names,
-                                          permutations=permutations, seed=seed,
-                                          max_per_side=max_per_side)
+    overall, per_class = compare_features(ref_x, ref_labels, new_x, predicted,
+                                          loaded.class_names, permutations=permutations,
+                                          seed=seed, max_per_side=max_per_side)
+    detector = ood_block(loaded)
+    flagged = (float(np.mean([is_flagged(s) for s in detector.scores(new_x)]))
+               if detector is not None else None)
     progress(Progress(1.0, f"Compared {len(new_x)} new images with {len(ref_x)} training "
                       f"images", stage="compare"))
-    # TODO(issue 14, helper A): the share flagged "unlike the training data" comes from
-    # core/ood.py once its accessor lands; until then flagged_share stays None (not shown).
     return ShiftReport(overall, per_class, new_images=len(all_new), compared_new=len(new_x),
                        reference_images=ref_total, compared_reference=len(ref_x),
                        capped=len(all_new) > max_per_side or ref_total > max_per_side,
-                       unreadable=skipped + unreadable)
+                       unreadable=skipped + unreadable, flagged_share=flagged)
