@@ -226,7 +226,8 @@ def test_a_model_file_alone_compares_with_its_stored_training_sample(tiny_run, t
     report = compare_new_images(lone, new, permutations=200)
     assert report.reference_images == len(stored) and report.compared_new == 24
     assert report.flagged_share is not None and 0.0 <= report.flagged_share <= 1.0
-    assert f"{report.flagged_share:.0%} of the new images are flagged" in report.summary()
+    assert (f"{report.flagged_share:.0%} of the new images are flagged “not like any training "
+            f"class”") in report.summary()
 
 
 def test_an_older_model_compares_with_its_runs_training_images(tiny_run, tmp_path):

@@ -242,8 +242,9 @@ def describe(report: ShiftReport) -> str:
         text += " Classes where the new images differ most: " + ", ".join(
             c.name for c in sorted(shifted, key=lambda c: c.adjusted_p)) + "."
     if report.flagged_share is not None:
-        text += (f" {report.flagged_share:.0%} of the new images are flagged "
-                 f"“unlike the training data”.")
+        from .ood import FLAG_WORDS  # the Predict table's words for the same flag
+
+        text += f" {report.flagged_share:.0%} of the new images are flagged “{FLAG_WORDS}”."
     if report.capped:
         text += (f" Compared a random {report.compared_new} of {report.new_images} new images "
                  f"with {report.compared_reference} of {report.reference_images} training "
