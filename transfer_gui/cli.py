@@ -14,6 +14,7 @@ from typing import Callable, Collection, Optional, Sequence
 from .cli_commands.crossval import CV_SUMMARY, add_cv_options, cmd_cv
 from .cli_commands.common import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
                                   BackboneName, positive_int)
+from .cli_commands.doctor import DOCTOR_SUMMARY, add_doctor_options, cmd_doctor
 from .cli_commands.models import cmd_backbones, cmd_evaluate, cmd_predict
 from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
 from .cli_commands.shift import SHIFT_SUMMARY, add_shift_options, cmd_shift
@@ -24,7 +25,7 @@ __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build
 
 COMMANDS = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "cam": cmd_cam, "compare": cmd_compare, "export": cmd_export,
-            "cv": cmd_cv, "shift": cmd_shift}
+            "cv": cmd_cv, "shift": cmd_shift, "doctor": cmd_doctor}
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -133,6 +134,7 @@ _COMMAND_PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
                "run's validation images", _add_export_options),
     "compare": ("compare run folders side by side in a table", _add_compare_options),
     "shift": (SHIFT_SUMMARY, add_shift_options),
+    "doctor": (DOCTOR_SUMMARY, add_doctor_options),
 }
 
 

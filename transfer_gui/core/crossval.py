@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from .data import scan_dataset
 from .errors import DatasetError
 from .evaluation import evaluate_predictions
 from .features import FeatureCache, dataset_features
-from .heads import L2_GRID, fit_head, stratified_folds
+from .heads import L2_GRID, LinearHead, fit_head, stratified_folds
 from .jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
 from .models import get_backbone
 from .models.registry import build_network
@@ -120,12 +120,8 @@ def cross_validate(data_dir: str, backbone: str = "efficientnet_lite0", *,
                              skipped=[{"path": files[i], "reason": r}
                                       for i, r in feats.failures.items()])
     report = StageProgress(progress, .85, 1.0, "cv")
-    for k, val in enumerate(stratified_folds(y, folds, seed)):
-        cancel.raise_if_cancelled()
-        train = np.setdiff1d(np.arange(len(y)), val)
-        head = fit_head(x[train], y[train], len(scan.class_names), class_weights=class_weights,
-                        folds=INNER_FOLDS, repeats=INNER_REPEATS, grid=INNER_GRID,
-                        seed=seed + k + 1, cancel=cancel)
+    for k, (val, head) in enumerate(fold_heads(x, y, len(scan.class_names), folds, seed,
+                                                class_weights=class_weights, cancel=cancel)):
         scores = evaluate_predictions(y[val], head.probabilities(x[val]), scan.class_names,
                                       [files[i] for i in keep[val]])
         result.fold_scores.append(FoldScore(k + 1, len(val), scores["accuracy"],
@@ -135,3 +131,30 @@ def cross_validate(data_dir: str, backbone: str = "efficientnet_lite0", *,
                         f"{scores['accuracy']:.1%}"))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def fold_heads(x: np.ndarray, y: np.ndarray, num_classes: int, folds: int, seed: int, *,
+               class_weights: str = TrainConfig.class_weights,
+               cancel: Optional[CancelToken] = None) -> Iterator[tuple[np.ndarray, LinearHead]]:
+    """(held-out rows, head fitted on the other rows) for each stratified fold, in order; the
+    L2 strength is chosen on each fold's training rows only."""
+    for k, val in enumerate(stratified_folds(y, folds, seed)):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        train = np.setdiff1d(np.arange(len(y)), val)
+        yield val, fit_head(x[train], y[train], num_classes, class_weights=class_weights,
+                            folds=INNER_FOLDS, repeats=INNER_REPEATS, grid=INNER_GRID,
+                            seed=seed + k + 1, cancel=cancel)
+
+
+def out_of_fold_probabilities(x: np.ndarray, y: np.ndarray, num_classes: int,
+                              folds: int = DEFAULT_FOLDS, seed: int = DEFAULT_SEED, *,
+                              cancel: Optional[CancelToken] = None,
+                              progress: ProgressCallback = no_progress) -> np.ndarray:
+    """(rows, classes): each row's class probabilities from the head of the fold that held it
+    out, so no row is scored by a head that saw it (what label-error ranking needs)."""
+    probabilities = np.zeros((len(y), num_classes), np.float64)
+    for k, (val, head) in enumerate(fold_heads(x, y, num_classes, folds, seed, cancel=cancel)):
+        probabilities[val] = head.probabilities(x[val])
+        progress(Progress((k + 1) / folds, f"Fold {k + 1}/{folds}"))
+    return probabilities
