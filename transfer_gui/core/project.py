@@ -1,7 +1,8 @@
 """The project file (`.tgproj`): a zip of JSON and weights, never of pickled Python objects.
 
 Layout:
-- project.json               schema_version, name, dataset location, the list of runs
+- project.json               schema_version, name, dataset location, the list of runs, the
+                             user's corrections to the dataset (left-out, relabelled pictures)
 - runs/<id>/config.json, dataset.json, metrics.jsonl, evaluation.json, result.json, model.pt
 
 The dataset location is stored relative to the project file's folder when the dataset sits
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .atomic import WriteError, atomic_write, atomic_write_bytes
+from .data.corrections import DataCorrections
 from .errors import UserError
 from .run import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT, RUN_FILES, Run
 
@@ -57,11 +59,14 @@ class Project:
         name: The project's name.
         dataset_dir: The dataset folder (absolute once loaded); None when there is none.
         runs: Run folders (after load_project: the extracted copies).
+        corrections: The user's corrections to the dataset (left-out and relabelled pictures,
+            core/data/corrections.py); the next training uses them.
     """
 
     name: str
     dataset_dir: Optional[Path] = None
     runs: list[Path] = field(default_factory=list)
+    corrections: DataCorrections = field(default_factory=DataCorrections)
 
     @property
     def dataset_missing(self) -> bool:
@@ -124,6 +129,8 @@ def save_project(path: str | Path, project: Project) -> Path:
     manifest = {"format": PROJECT_FORMAT, "schema_version": PROJECT_SCHEMA_VERSION,
                 "name": project.name, "dataset": _dataset_entry(project.dataset_dir, target),
                 "runs": entries}
+    if project.corrections:
+        manifest["corrections"] = project.corrections.to_dict()
 
     def write(f) -> None:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -305,7 +312,8 @@ def load_project(path: str | Path, extract_to: str | Path) -> Project:
         run_dirs.append(run_dir)
     name = manifest.get("name")
     return Project(name=str(name) if name is not None else path.stem, dataset_dir=dataset_dir,
-                   runs=run_dirs)
+                   runs=run_dirs,
+                   corrections=DataCorrections.from_dict(manifest.get("corrections")))
 
 
 def _dataset_location(entry: Any, path: Path) -> Optional[Path]:

@@ -203,12 +203,14 @@ class Run:
     def dataset(self, *, progress: Optional["ProgressCallback"] = None,
                 cancel: Optional["CancelToken"] = None) -> "DatasetScan":
         """The dataset scanned again as the run recorded it (same folder, fractions and split seed,
-        so the same splits). The one place that rescans a run's dataset.
+        so the same splits, and the user's corrections recorded in dataset.json). The one place
+        that rescans a run's dataset.
 
         Raises:
             UserError: The dataset folder is gone, or no longer a dataset.
         """
         from .data import scan_dataset
+        from .data.corrections import DataCorrections
         from .jobs import no_progress
 
         config = self.config()
@@ -217,10 +219,12 @@ class Run:
             raise UserError(f"The dataset folder of run {self.path.name}, {data_dir}, is missing. "
                             f"Put it back at that path (or point the project at its new place).",
                             path=str(data_dir))
-        return scan_dataset(str(data_dir), val_fraction=config.val_fraction,
+        scan = scan_dataset(str(data_dir), val_fraction=config.val_fraction,
                             test_fraction=config.test_fraction, seed=config.split_seed,
                             leave_out_empty_classes=config.leave_out_empty_classes,
                             progress=progress or no_progress, cancel=cancel)
+        recorded = (self.dataset_summary() or {}).get("corrections")
+        return DataCorrections.from_dict(recorded).applied(scan) if recorded else scan
 
 
 __all__ = ["Run", "NotARunError", "RUN_FILES", "CONFIG", "DATASET", "METRICS", "MODEL",

@@ -49,6 +49,8 @@ class DatasetScan:
         layout_warnings: The warnings about folders (not about counts); `warnings` is these
             plus the count warnings, recomputed whenever samples are dropped (`without`).
         split_folders: {split: folder} for the splits read from their own folder.
+        corrections: The user's corrections applied to this scan (DataCorrections.to_dict(),
+            see corrections.py); empty when none.
     """
 
     root: str
@@ -63,6 +65,7 @@ class DatasetScan:
     left_out_classes: list[str] = field(default_factory=list)
     layout_warnings: list[str] = field(default_factory=list)
     split_folders: dict[str, str] = field(default_factory=dict)
+    corrections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -107,6 +110,7 @@ class DatasetScan:
             left_out_classes=list(self.left_out_classes),
             layout_warnings=list(self.layout_warnings),
             split_folders=dict(self.split_folders),
+            corrections=dict(self.corrections),
         )
         smaller.warnings = smaller.recomputed_warnings()
         return smaller
@@ -138,4 +142,5 @@ class DatasetScan:
             "split_fractions": list(self.split_fractions),
             "splits_made": list(self.splits_made),
             "left_out_classes": list(self.left_out_classes),
+            **({"corrections": self.corrections} if self.corrections else {}),
         }

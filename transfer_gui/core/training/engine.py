@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..data import DatasetScan, scan_dataset
+from ..data.corrections import DataCorrections
 from ..errors import Cancelled, DatasetError
 from ..features import FeatureCache, default_feature_cache
 from ..inputs import InputPipeline
@@ -140,7 +141,8 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
     replacing an older run (`overwrite`), is kept as `RUN_DIR.partial`; `result.run_dir` says
     where the run ended up. A `run_dir` that already holds a run is refused unless `overwrite`.
     `dataset`: a scan already made (the Data page's), used instead of scanning again when it was
-    made with the config's folder and split settings.
+    made with the config's folder and split settings; its user corrections (left-out and
+    relabelled pictures) apply either way and are recorded in dataset.json.
 
     Raises UserError subclasses for bad input (dataset, weights, options, a run folder in use).
     A cancel stops within one batch: the best model so far is kept and the result has
@@ -162,7 +164,8 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
         seed_everything(config.seed)
         try:
             _train(run, result, callbacks, started, evaluate_after_cancel,
-                   dataset if dataset is not None and scan_matches(dataset, config) else None)
+                   dataset if dataset is not None and scan_matches(dataset, config) else None,
+                   dataset.corrections if dataset is not None else {})
         finally:
             for resource in run.resources:
                 resource.close()
@@ -181,13 +184,13 @@ def scan_matches(scan: DatasetScan, config: TrainConfig) -> bool:
 
 def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], started: float,
            evaluate_after_cancel: bool | Callable[[], bool],
-           scanned: Optional[DatasetScan]) -> TrainingResult:
+           scanned: Optional[DatasetScan], corrections: dict) -> TrainingResult:
     config, out, cancel = run.config, run.dir, run.cancel
     try:
-        dataset = scanned or scan_dataset(
+        dataset = scanned or DataCorrections.from_dict(corrections).applied(scan_dataset(
             config.data_dir, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
             seed=config.split_seed, leave_out_empty_classes=config.leave_out_empty_classes,
-            progress=run.stage("scan"), cancel=cancel)
+            progress=run.stage("scan"), cancel=cancel))
         result.dataset = dataset
         if not dataset.split("val"):
             raise DatasetError(dataset.empty_split_message("val"),
