@@ -94,8 +94,8 @@ def shapes_run(tmp_path_factory):
               root / "run",
               feature_cache=FeatureCache(), allow_download=False)
     return {"run": root / "run", "held_out": sorted(map(str, (data / "test").rglob("*.png"))),
-            "drawings": make_drawings(root / "drawings", 20),
-            "noise": make_noise(root / "noise", 20), "started": started}
+            "drawings": make_drawings(root / "drawings", 15),
+            "noise": make_noise(root / "noise", 15), "started": started}
 
 
 def test_flags_other_image_families_but_not_new_images_of_the_training_kind(shapes_run):

@@ -273,3 +273,29 @@ def test_screenshot(qtbot, page, trained, tmp_path):
     image = page.grab()
     assert image.width() == 1280 and image.height() == 800
     assert image.save("/tmp/predict_page.png")
+
+
+def test_images_unlike_the_training_data_are_flagged_in_words(qtbot, page, trained, tmp_path):
+    from PIL import Image
+
+    from transfer_gui.ui.predict.predict_table import COL_UNLIKE, UNLIKE_BG
+
+    result, new = trained
+    page.state.set_result(result)
+    plain = tmp_path / "plain white.png"
+    Image.new("RGB", (48, 48), "white").save(plain)  # nothing like the noisy colour classes
+    good = collect_images([str(new)])[:3]
+    run_on(qtbot, page, [*good, plain])
+    expected = list(predict_images(load_model(result.run_dir / "model.pt"), [*good, str(plain)]))
+    assert expected[-1].unlike_training and not any(p.unlike_training for p in expected[:-1])
+    page.set_threshold(0.0)  # the flag does not depend on the confidence threshold
+    for row, p in enumerate(expected):
+        cell = page.table.item(row, COL_UNLIKE)
+        assert cell.text() == f"{p.unlike_score:.2f}" and "1.0" in cell.toolTip()
+        flag = page.table.item(row, COL_FLAG)
+        assert flag.text() == ("Not like any training class" if p.unlike_training else "")
+        assert (flag.background().color() == UNLIKE_BG) == p.unlike_training
+    assert page.table.horizontalHeaderItem(COL_UNLIKE).toolTip().startswith("How unlike")
+    assert "1 not like any training class" in page.summary.text()
+    rows = list(csv.reader(open(page.export_csv(tmp_path / "p.csv"), encoding="utf-8")))
+    assert [r[8] for r in rows[1:]] == ["", "", "", "not like any training class"]

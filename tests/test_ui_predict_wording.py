@@ -35,6 +35,32 @@ def test_csv_carries_the_uncertain_flag(tmp_path):
     assert table[2]["error"] == "cannot identify image file"
 
 
+def test_unlike_the_training_data_outranks_uncertain_and_an_old_model_leaves_it_empty(
+        tmp_path, qtbot):
+    from dataclasses import replace
+
+    from transfer_gui.ui.predict.predict_rows import flag_for
+    from transfer_gui.ui.predict.predict_table import COL_FLAG, COL_UNLIKE, PredictionTable
+
+    base = prediction("x.png", [("a", 0.55), ("b", 0.45)])
+    far = replace(base, path="far.png", unlike_score=3.2, unlike_training=True)
+    near = replace(base, path="near.png", unlike_score=0.4, unlike_training=False)
+    old = replace(base, path="old.png")  # a model saved without the check
+    assert [flag_for(p, 0.7) for p in (far, near, old)] == ["unlike", "uncertain", "uncertain"]
+    table = list(csv.DictReader(open(write_predictions_csv(tmp_path / "p.csv", [far, near, old],
+                                                           threshold=0.7), encoding="utf-8")))
+    assert [(r["unlike_score"], r["unlike_training"], r["uncertain"]) for r in table] == [
+        ("3.20", "not like any training class", "yes"), ("0.40", "", "yes"), ("", "", "yes")]
+    view = PredictionTable(0.7)
+    qtbot.addWidget(view)
+    view.append_predictions([far, near, old])
+    assert [view.item(r, COL_FLAG).text() for r in range(3)] == [
+        "Not like any training class", "Uncertain", "Uncertain"]
+    old_cell = view.item(2, COL_UNLIKE)
+    assert old_cell.text() == "" and "older model" in old_cell.toolTip()
+    assert view.uncertain_count() == 3 and view.unlike_count() == 1
+
+
 def fake_result(run_dir: Path, data_dir: Path):
     return SimpleNamespace(run_dir=run_dir, config=SimpleNamespace(data_dir=str(data_dir)))
 

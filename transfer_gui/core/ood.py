@@ -110,9 +110,10 @@ def _fit(x: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndarray, np
     z = x - means[y]
     shrink = float(ledoit_wolf_shrinkage(z, assume_centered=True)) if len(z) > 1 else 1.0
     mu = max(float((z * z).sum() / z.size), 1e-12)
-    if len(z) <= dim:  # eigenvectors of the sample covariance from the thin SVD of the data
-        _, sing, vt = np.linalg.svd(z / math.sqrt(len(z)), full_matrices=False)
-        eig = sing ** 2
+    if len(z) <= dim:  # the covariance's eigenvectors from the smaller (n x n) Gram matrix
+        eig, vecs = np.linalg.eigh(z @ z.T / len(z))
+        eig, vecs = eig[::-1].clip(min=0), vecs[:, ::-1]
+        vt = (vecs / np.sqrt(np.maximum(eig, 1e-30) * len(z))).T @ z
     else:
         eig, vecs = np.linalg.eigh(z.T @ z / len(z))
         eig, vt = eig[::-1].clip(min=0), vecs[:, ::-1].T

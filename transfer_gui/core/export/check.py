@@ -15,6 +15,7 @@ from ..errors import UserError
 from ..run import NotARunError, Run
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
 from ..model_file import LoadedModel
+from ..ood import ood_block
 from ..inputs import InputPipeline
 
 PROB_TOLERANCE = 1e-4
@@ -48,6 +49,7 @@ class CheckResult:
     passed: bool = False
     skipped: bool = False
     message: str = ""
+    max_score_diff: Optional[float] = None  # bundle: "unlike the training data" scores
 
     def __str__(self) -> str:
         return self.message
@@ -55,7 +57,8 @@ class CheckResult:
     def to_dict(self) -> dict:
         return {"format": self.format, "path": self.path, "images_checked": self.images_checked,
                 "max_prob_diff": self.max_prob_diff, "mismatches": list(self.mismatches),
-                "passed": self.passed, "skipped": self.skipped, "message": self.message}
+                "passed": self.passed, "skipped": self.skipped, "message": self.message,
+                "max_score_diff": self.max_score_diff}
 
 
 @dataclass
@@ -119,6 +122,18 @@ def _probabilities(run: Callable[[torch.Tensor], torch.Tensor], valset: Validati
     return np.concatenate(out)
 
 
+def _unlike_scores(backbone: Callable[[torch.Tensor], torch.Tensor], valset: ValidationSet,
+                   loaded: LoadedModel, cancel: Optional[CancelToken]) -> np.ndarray:
+    detector = ood_block(loaded)
+    out = []
+    with torch.no_grad():
+        for batch in _batches(valset, loaded):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            out.append(detector.scores(torch.as_tensor(backbone(batch)).float().numpy()))
+    return np.concatenate(out)
+
+
 def _exported_runner(fmt: str, path: Path) -> Callable[[torch.Tensor], torch.Tensor] | str:
     """A function scoring a batch with the exported file, or the reason the check is skipped."""
     if fmt in ("torchscript", "bundle"):
@@ -161,21 +176,32 @@ def check_export(loaded: LoadedModel, fmt: str, path: str | Path, valset: Valida
         names = loaded.class_names
         mismatches = [f"{f}: in-app {names[e]}, exported {names[g]}" for f, e, g in
                       zip(valset.files, expected.argmax(1), got.argmax(1)) if e != g]
-    passed = not mismatches and diff <= PROB_TOLERANCE
+    score_diff = None
+    if fmt == "bundle" and ood_block(loaded) is not None:  # predict.py scores from its backbone
+        score_diff = float(np.abs(_unlike_scores(runner.backbone, valset, loaded, cancel)
+                                  - _unlike_scores(loaded.model.backbone, valset, loaded,
+                                                   cancel)).max())
+    passed = not mismatches and diff <= PROB_TOLERANCE and (score_diff or 0.0) <= PROB_TOLERANCE
     n = len(valset.files)
     if passed:
         message = (f"{fmt} check passed: {path} gives the in-app class for all {n} "
-                   f"{valset.split} images (max probability difference {diff:.2e}).")
+                   f"{valset.split} images (max probability difference {diff:.2e}"
+                   + (f"; unlike-the-training-data scores within {score_diff:.2e}"
+                      if score_diff is not None else "") + ").")
     else:
         message = (f"{fmt} check FAILED: {path} differs from the in-app model on the {n} "
                    f"{valset.split} images: {len(mismatches)} different classes, max probability "
                    f"difference {diff:.2e} (allowed {PROB_TOLERANCE:.0e}). The file was written "
                    f"but does not reproduce the model; do not use it.")
+        if score_diff is not None:
+            message += (f" Its unlike-the-training-data scores differ by up to "
+                        f"{score_diff:.2e}.")
         if mismatches:
             message += " First: " + mismatches[0]
     if valset.unreadable:
         message += f" ({len(valset.unreadable)} unreadable image(s) left out.)"
-    result = CheckResult(fmt, str(path), n, diff, mismatches, passed=passed, message=message)
+    result = CheckResult(fmt, str(path), n, diff, mismatches, passed=passed, message=message,
+                         max_score_diff=score_diff)
     progress(Progress(1.0, message, stage="check"))
     if not passed and raise_on_failure:
         raise ExportCheckError(message, result)
