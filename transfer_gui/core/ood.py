@@ -4,7 +4,9 @@ The detector is fitted at the end of training on the trained model's own pooled 
 (what its head sees): the Mahalanobis distance to the nearest class mean, with one covariance
 shared by the classes (Ledoit-Wolf shrinkage), on L2-normalised features. Normalising mattered:
 on hymenoptera (Lite0) the raw features let 38% of random-noise images and 73% of colour
-gradients pass as bees or ants; normalised, all were flagged (bench/README.md, issue 14).
+gradients pass as bees or ants; normalised, all were flagged. Relative Mahalanobis flagged none
+of them; k-nearest-neighbour cosine distance flagged all with slightly less margin and needs the
+training features at prediction time (figures: bench/unlike_training.py, issue 14).
 
 The covariance is stored in low-rank form (its top `MAX_COMPONENTS` directions and one variance
 for the rest), exact when there are fewer training images than that. A score is the distance
