@@ -58,3 +58,11 @@ class BackboneName(argparse.Action):
             raise argparse.ArgumentError(
                 self, f"invalid choice: {value!r} (choose from {', '.join(names)})")
         setattr(namespace, self.dest, value)
+
+
+def feature_cache(args: argparse.Namespace):
+    """The feature cache a command's `--cache-dir` names (checked first), else the in-memory
+    process-wide one."""
+    from ..core.features import FeatureCache, default_feature_cache
+
+    return FeatureCache(args.cache_dir) if args.cache_dir else default_feature_cache()

@@ -7,7 +7,8 @@ import json
 
 from ..core.cli_progress import TextProgress
 from ..core.jobs import CancelToken
-from .common import EXIT_INTERRUPTED, EXIT_OK, BackboneName, cancel_on_ctrl_c
+from .common import (EXIT_INTERRUPTED, EXIT_OK, BackboneName, cancel_on_ctrl_c,
+                     feature_cache)
 from .train import add_option_flag
 
 
@@ -41,7 +42,6 @@ def add_cv_options(c: argparse.ArgumentParser) -> None:
 def cmd_cv(args: argparse.Namespace) -> int:
     """Runs the cross-validation and prints each fold, then mean ± standard deviation."""
     from ..core.crossval import cross_validate
-    from ..core.features import FeatureCache, default_feature_cache
 
     cancel = CancelToken()
     cancel_on_ctrl_c(cancel)
@@ -49,8 +49,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     result = cross_validate(args.data, args.backbone, folds=args.folds, seed=args.seed,
                             class_weights=args.class_weights,
                             leave_out_empty_classes=args.leave_out_empty_classes,
-                            cache=FeatureCache(args.cache_dir) if args.cache_dir
-                            else default_feature_cache(),
+                            cache=feature_cache(args),
                             allow_download=not args.offline, progress=bar, cancel=cancel)
     bar.close()
     if args.json:

@@ -8,7 +8,8 @@ import json
 
 from ..core.cli_progress import TextProgress
 from ..core.jobs import CancelToken
-from .common import EXIT_INTERRUPTED, EXIT_OK, BackboneName, cancel_on_ctrl_c
+from .common import (EXIT_INTERRUPTED, EXIT_OK, BackboneName, cancel_on_ctrl_c,
+                     feature_cache)
 from .train import add_option_flag
 
 DOCTOR_SUMMARY = ("check a dataset: copies and leaks between splits, likely label errors, odd "
@@ -36,7 +37,6 @@ def add_doctor_options(d: argparse.ArgumentParser) -> None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ..core.data import scan_dataset
     from ..core.doctor import examine_dataset
-    from ..core.features import FeatureCache, default_feature_cache
     from ..core.training.config import TrainConfig
 
     cancel = CancelToken()
@@ -48,8 +48,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                         leave_out_empty_classes=bool(args.leave_out_empty_classes), cancel=cancel)
     bar = TextProgress()
     report = examine_dataset(scan, args.backbone,
-                             cache=FeatureCache(args.cache_dir) if args.cache_dir
-                             else default_feature_cache(),
+                             cache=feature_cache(args),
                              allow_download=not args.offline, progress=bar, cancel=cancel)
     bar.close()
     if args.json:

@@ -9,7 +9,7 @@ import sys
 from ..core.cli_progress import TextProgress
 from ..core.errors import UserError
 from ..core.jobs import CancelToken
-from .common import EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c, positive_int
+from .common import EXIT_INTERRUPTED, EXIT_OK, cancel_on_ctrl_c, feature_cache, positive_int
 from .prediction_output import printable
 
 SHIFT_SUMMARY = ("compare new images with the training images (kernel MMD test), and optionally "
@@ -73,7 +73,6 @@ def cmd_shift(args: argparse.Namespace) -> int:
     Raises:
         UserError: Bad input (the model, the folders, OUT), named in the message.
     """
-    from ..core.features import FeatureCache, default_feature_cache
     from ..core.recalibrate import check_output, labelled_images, recalibrate_to_folder
     from ..core.shift_compare import compare_new_images, open_model_and_run
 
@@ -87,7 +86,7 @@ def cmd_shift(args: argparse.Namespace) -> int:
             labelled_images(args.labelled, loaded.class_names)
     cancel = CancelToken()
     cancel_on_ctrl_c(cancel)
-    cache = FeatureCache(args.cache_dir) if args.cache_dir else default_feature_cache()
+    cache = feature_cache(args)
     bar = TextProgress()
     report = compare_new_images(args.model, args.new_dir, permutations=args.permutations,
                                 seed=args.seed, max_per_side=args.max_images, cache=cache,
