@@ -127,7 +127,8 @@ _COMMAND_PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
     "train": ("train a classifier on a folder of images", _add_train_options),
     "backbones": ("list backbones and whether their weights are here", _add_backbones_options),
     "evaluate": ("score a saved model on a dataset's split", _add_evaluate_options),
-    "predict": ("predict the class of images", _add_predict_options),
+    "predict": ("predict the class of images, flagging those unlike the training data",
+                _add_predict_options),
     "cam": ("class activation maps: which image regions drove a prediction", _add_cam_options),
     "cv": (CV_SUMMARY, add_cv_options),
     "export": ("export a run's model (TorchScript, ONNX or a bundle) and check it against the "
