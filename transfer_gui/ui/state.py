@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 from PySide6.QtCore import QObject, Signal
 
 from transfer_gui.core.data import DatasetScan
+from transfer_gui.core.data.corrections import DataCorrections
 from transfer_gui.core.models import DEFAULT_BACKBONE
 from transfer_gui.core.run_result import load_run_result
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, TrainConfig
@@ -25,11 +26,15 @@ class AppState(QObject):
     resultChanged = Signal()  # the selected run changed: one finished, was chosen, or cleared
     runsChanged = Signal()  # the project's list of runs changed
     trainingChanged = Signal(bool)  # True while a training job runs
+    correctionsChanged = Signal()  # the user's corrections to the dataset changed
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
         self.data_dir: Optional[str] = None
-        self.dataset: Optional[DatasetScan] = None
+        self.dataset: Optional[DatasetScan] = None  # `scanned` with the user's corrections
+        self.scanned: Optional[DatasetScan] = None  # the Data page's scan, as found on disk
+        self.corrections = DataCorrections()  # left-out and relabelled pictures (the project's)
+        self.doctor_report: Any = None  # the Data page's last "Check data…" of this dataset
         self.backbone: str = DEFAULT_BACKBONE
         self.mode: str = FEATURE_EXTRACTION
         self.settings: dict[str, Any] = {}  # overrides of the mode's defaults (TrainConfig fields)
@@ -44,12 +49,25 @@ class AppState(QObject):
         extraction with its recommended settings (the last dataset's mode may not suit it)."""
         another = data_dir is not None and (self.data_dir is None
                                             or _key(data_dir) != _key(self.data_dir))
-        self.data_dir, self.dataset = data_dir, dataset
+        if another:  # corrections and checks belong to one dataset
+            self.corrections, self.doctor_report = DataCorrections(), None
+        self.data_dir, self.scanned = data_dir, dataset
+        self.dataset = self.corrections.applied(dataset) if dataset is not None else None
         if another:
             self.settings, self._other_modes_settings = {}, {}
             self.mode = FEATURE_EXTRACTION
             self.choicesChanged.emit()
         self.datasetChanged.emit()
+
+    def set_corrections(self, corrections: DataCorrections) -> None:
+        """The one place the user's corrections meet the scan: `dataset` (what Train uses) is
+        the scan with them applied."""
+        self.corrections = corrections
+        if self.scanned is not None:
+            self.dataset = corrections.applied(self.scanned)
+        self.correctionsChanged.emit()
+        if self.scanned is not None:
+            self.datasetChanged.emit()
 
     def set_backbone(self, name: str) -> None:
         if name != self.backbone:

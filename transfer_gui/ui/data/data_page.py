@@ -11,6 +11,7 @@ import os
 from typing import Optional
 
 from PySide6.QtCore import QDir, QMimeData, QSettings, Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QBoxLayout, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
                                QLayout, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget)
 
@@ -19,6 +20,7 @@ from transfer_gui.core.errors import EmptyClassError
 from transfer_gui.core.jobs.scan import scan_job
 
 from transfer_gui.ui.data.class_table import ClassTable
+from transfer_gui.ui.data.doctor_dialog import DoctorButton
 from transfer_gui.ui.data.dataset_summary import DatasetSummary
 from transfer_gui.ui.data.recent_folders import RecentFolders
 from transfer_gui.ui.data.skipped_files import SkippedFiles, relative_to
@@ -78,6 +80,7 @@ class DataPage(WizardPage, JobHost):
         self._show_state()
         self._blocker = self.blocker()
         state.datasetChanged.connect(self._update_blocker)
+        state.correctionsChanged.connect(self._show_corrected)
 
     def title(self) -> str:
         return self.tr("Data")
@@ -105,6 +108,9 @@ class DataPage(WizardPage, JobHost):
         self.leave_out_button = QPushButton(
             tr("&Leave out empty classes"), clicked=self.leave_out_empty_classes,
             toolTip=tr("Scan again without the class folders that hold no usable image"))
+        self.doctor_button = DoctorButton(self.state)
+        QShortcut(QKeySequence("Ctrl+Shift+D"), self, activated=self.doctor_button.click,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.busy = QWidget()
         box(QHBoxLayout(self.busy), self.progress_bar, self.progress_label, self.cancel_button, 1,
             margins=0)
@@ -123,7 +129,7 @@ class DataPage(WizardPage, JobHost):
                              "each hold the class folders. You can also drop a folder onto this "
                              "page."), wordWrap=True),
                    box(QHBoxLayout(), self.choose_button, self.recent_combo, self.rescan_button,
-                       (self.status_label, 1)),
+                       self.doctor_button, (self.status_label, 1)),
                    self.busy, self.error_box, self.drop_hint, (self.results, 1), 0)
         root.setContentsMargins(*PAGE_MARGINS)
         root.setSpacing(12)
@@ -211,8 +217,8 @@ class DataPage(WizardPage, JobHost):
             return
         self._scanning = False
         self.recent_combo.remember(self._folder)
-        self._show_scan(scan)
         self.state.set_dataset(self._folder, scan)
+        self._show_scan(self.state.dataset)  # with the user's corrections
         self._show_state()
 
     @Slot(str, str)
@@ -254,6 +260,10 @@ class DataPage(WizardPage, JobHost):
         self.skipped_group.show_scan(scan)
         self.class_table.show_scan(scan)
 
+    def _show_corrected(self) -> None:
+        if self._scan is not None and self.state.dataset is not None and not self._scanning:
+            self._show_scan(self.state.dataset)
+
     def _on_class_selected(self, label: int, name: str) -> None:
         if self._scan is None:
             return
@@ -277,5 +287,6 @@ class DataPage(WizardPage, JobHost):
         """Cancel the scan and the thumbnails and wait for both threads."""
         self._scan_runner.cancel()
         self.thumbnails.cancel()
+        self.doctor_button.shutdown()
         self._scan_runner.shutdown()
         self.thumbnails.shutdown()

@@ -43,6 +43,7 @@ class ProjectController(QObject):
         window.train_page.trainingFinished.connect(self.add_run)
         window.state.trainingChanged.connect(self._note_training_run)
         window.state.datasetChanged.connect(self._land_when_ready)
+        window.state.correctionsChanged.connect(lambda: setattr(self, "dirty", True))
 
     @property
     def dirty(self) -> bool:
@@ -143,7 +144,8 @@ class ProjectController(QObject):
             return True
         answer = QMessageBox.question(
             self.window, self.tr("Unsaved runs"),
-            self.tr("This project has runs that are not saved in a project file. Save them?"),
+            self.tr("This project has runs or data corrections that are not saved in a project "
+                    "file. Save them?"),
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -178,7 +180,8 @@ class ProjectController(QObject):
             path = path.with_suffix(PROJECT_SUFFIX)
         data_dir = self.window.state.data_dir
         try:
-            save_project(path, Project(path.stem, Path(data_dir) if data_dir else None, list(self.runs)))
+            save_project(path, Project(path.stem, Path(data_dir) if data_dir else None,
+                                       list(self.runs), self.window.state.corrections))
         except UserError as exc:
             show_exception(self.window, self.tr("Save project"), exc, object_name="projectError",
                            informative=self.tr("Choose a folder you can write to, with free space, "
@@ -262,6 +265,9 @@ class ProjectController(QObject):
         self._land_on_results = None
         if project.dataset_dir:
             window.data_page.open_folder(str(project.dataset_dir))
+            dirty = self._dirty
+            window.state.set_corrections(project.corrections)
+            self.dirty = dirty
         else:
             window.state.set_dataset(None, None)
         try:
