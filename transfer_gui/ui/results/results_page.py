@@ -27,6 +27,7 @@ from transfer_gui.core.evaluation import describe_accuracy
 from .confusion import ConfusionMatrixView
 from .crossval_panel import CrossValidationPanel
 from .gallery import Entry, ImageGallery
+from .label_review import LabelReviewButton
 from .per_class_table import PerClassTable
 from transfer_gui.ui.project.run_picker import RunPicker
 from transfer_gui.ui.state import AppState
@@ -84,6 +85,7 @@ class ResultsPage(WizardPage):
         self.export_button.setToolTip(self.tr("Save this run's model as TorchScript, ONNX or a "
                                               "model bundle; the export is checked right away"))
         self.export_button.clicked.connect(self.exportRequested)
+        self.label_review = LabelReviewButton(state)
         self.split_combo = QComboBox()
         self.split_combo.setToolTip(self.tr("Which images the views below are computed on"))
         self.split_combo.currentIndexChanged.connect(self._on_split_changed)
@@ -121,6 +123,7 @@ class ResultsPage(WizardPage):
         bar.addWidget(self.run_picker, 1)
         bar.addStretch(0)
         bar.addWidget(self.split_box)
+        bar.addWidget(self.label_review)
         bar.addWidget(self.export_button)
         scores = QHBoxLayout()
         scores.addWidget(self.balanced)
@@ -171,6 +174,7 @@ class ResultsPage(WizardPage):
         return self.tr("Results")
 
     def shutdown(self) -> None:
+        self.label_review.shutdown()
         self.crossval.shutdown()
         self.cell_gallery.shutdown()
         self.mistakes.shutdown()
