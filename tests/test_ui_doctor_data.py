@@ -179,3 +179,24 @@ def test_thumbnails_side_by_side_and_a_new_folder_forgets_the_findings(page, qtb
     page.open_folder(str(other))
     qtbot.waitUntil(lambda: page.state.dataset is not None, timeout=TIMEOUT)
     assert page.state.doctor_report is None and dialog.report is None and not dialog.rows
+
+
+def test_corrections_are_saved_in_the_project_and_restored(qtbot, make_window, tmp_path,
+                                                           tiny_backbone):
+    root = planted(tmp_path / "d")
+    first = make_window(runs_root=tmp_path / "runs", settings="s.ini")
+    first.data_page.open_folder(str(root))
+    qtbot.waitUntil(lambda: first.state.dataset is not None, timeout=TIMEOUT)
+    total = len(first.state.dataset.samples)
+    first.state.set_corrections(first.state.corrections.excluding(
+        str(root), str(root / "val/red/leaked.png"), "a copy"))
+    assert first.projects.dirty  # a correction is a change to save
+    path = tmp_path / "p.tgproj"
+    assert first.projects.save_to(path) and not first.projects.dirty
+
+    second = make_window(runs_root=tmp_path / "runs", settings="s.ini")
+    assert second.projects.open(str(path)) and not second.projects.dirty
+    qtbot.waitUntil(lambda: second.state.dataset is not None, timeout=TIMEOUT)
+    assert second.state.corrections.excluded == {"val/red/leaked.png": "a copy"}
+    assert len(second.state.dataset.samples) == total - 1
+    assert second.data_page.summary.size_label.text().endswith(f"{total - 1} images")

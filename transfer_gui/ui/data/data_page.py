@@ -20,7 +20,7 @@ from transfer_gui.core.errors import EmptyClassError
 from transfer_gui.core.jobs.scan import scan_job
 
 from transfer_gui.ui.data.class_table import ClassTable
-from transfer_gui.ui.data.doctor_dialog import DoctorButton
+from transfer_gui.ui.data.doctor_button import DoctorButton
 from transfer_gui.ui.data.dataset_summary import DatasetSummary
 from transfer_gui.ui.data.recent_folders import RecentFolders
 from transfer_gui.ui.data.skipped_files import SkippedFiles, relative_to

@@ -64,9 +64,11 @@ class DoctorDialog(QDialog, JobHost):
                                         toolTip=self.tr("Check the folder again (after you "
                                                         "changed files on disk)"))
         top = QHBoxLayout()
-        top.addWidget(self.progress_bar, 1)
-        top.addWidget(self.stop_button)
-        top.addWidget(self.again_button)
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.again_button, 0, Qt.AlignmentFlag.AlignTop)
+        running = QHBoxLayout()
+        running.addWidget(self.progress_bar, 1)
+        running.addWidget(self.stop_button)
         self.content = QWidget()
         self.content_layout = QVBoxLayout(self.content)
         scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
@@ -78,8 +80,8 @@ class DoctorDialog(QDialog, JobHost):
                       wordWrap=True)
         hint.setStyleSheet("color: palette(dark);")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
         layout.addLayout(top)
+        layout.addLayout(running)
         layout.addWidget(scroll, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(hint, 1)
@@ -277,45 +279,3 @@ class DoctorDialog(QDialog, JobHost):
     def _show_corrections(self) -> None:
         for row in self.rows:
             row.show_corrections(self.state.corrections)
-
-
-class DoctorButton(QPushButton):
-    """"Check data…" (Alt+K, and Ctrl+Shift+D on the page): enabled once a scan is shown;
-    opens the dialog and starts the check, or shows the last findings of this dataset."""
-
-    def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
-        super().__init__(self.tr("Chec&k data…"), parent)
-        self.state = state
-        self.dialog: Optional[DoctorDialog] = None
-        self.setToolTip(self.tr(
-            "Look for copies and leaks between training and validation/test, odd pictures, "
-            "likely label errors and thin classes (Ctrl+Shift+D)"))
-        self.clicked.connect(self.open_check)
-        state.datasetChanged.connect(self._update)
-        self._update()
-
-    def _update(self) -> None:
-        self.setEnabled(self.state.scanned is not None)
-        if self.dialog is not None and self.state.doctor_report is None \
-                and not self.dialog.is_running():  # another dataset: its findings are gone
-            self.dialog.clear()
-            self.dialog.report = None
-
-    def open_check(self) -> Optional[DoctorDialog]:
-        if self.state.scanned is None:
-            return None
-        if self.dialog is None:
-            self.dialog = DoctorDialog(self.state, self.window())
-        dialog = self.dialog
-        same = (dialog.report is not None and self.state.doctor_report is dialog.report)
-        if not same and not dialog.is_running():
-            dialog.start()
-        dialog.show()
-        dialog.raise_()
-        dialog.activateWindow()
-        return dialog
-
-    def shutdown(self) -> None:
-        if self.dialog is not None:
-            self.dialog.shutdown()
-            self.dialog.close()

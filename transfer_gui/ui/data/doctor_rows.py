@@ -78,11 +78,12 @@ def picture_tile(picture: Picture, root: str, hub: ThumbnailHub) -> QWidget:
     hub.want(picture.path, image)
     caption = QLabel(alignment=Qt.AlignmentFlag.AlignHCenter, toolTip=tip)
     metrics = caption.fontMetrics()
-    lines = [f"{SPLIT_WORDS.get(picture.split, picture.split)} · {picture.class_name}",
-             os.path.basename(rel)]
-    caption.setText("\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, hub.size + 24)
-                              for line in lines))
-    caption.setFixedWidth(hub.size + 28)
+    width = hub.size + 60
+    lines = [(SPLIT_WORDS.get(picture.split, picture.split), Qt.TextElideMode.ElideRight),
+             (picture.class_name, Qt.TextElideMode.ElideRight),
+             (os.path.basename(rel), Qt.TextElideMode.ElideMiddle)]
+    caption.setText("\n".join(metrics.elidedText(line, mode, width - 4) for line, mode in lines))
+    caption.setFixedWidth(width)
     layout = QVBoxLayout(tile)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(2)

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGridLayout, QHBoxLayo
                                QWidget)
 
 from transfer_gui.core.data.corrections import DataCorrections
-from transfer_gui.core.doctor import LabelFinding
-from transfer_gui.core.doctor.move import MoveError, move_back, move_picture, scan_with_move
+from transfer_gui.core.doctor.move import (MoveError, class_folder, move_back, move_picture,
+                                           scan_with_move)
 from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.doctor import LabelReviewResult, label_review_job
 from transfer_gui.ui.data.doctor_dialog import STYLE
@@ -192,8 +192,6 @@ class LabelReviewDialog(QDialog, JobHost):
         if scan is None or card is None:
             return
         try:
-            from transfer_gui.core.doctor.move import class_folder
-
             if not self.ask(self, path, class_folder(scan, path, class_name)):
                 return
             new = move_picture(scan, path, class_name)

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QMenu, QPushButton,
-                               QToolButton, QWidget)
+                               QToolButton, QVBoxLayout, QWidget)
 
 from transfer_gui.core.doctor import LabelFinding
 from transfer_gui.ui.data.doctor_rows import SPLIT_WORDS, ThumbnailHub
@@ -42,15 +42,17 @@ class LabelCard(QFrame):
         hub.want(self.path, image)
         text_width = CARD_WIDTH - hub.size - 36
         rel = os.path.relpath(self.path, root)
-        self.given = QLabel(self.tr("#{0} · labelled <b>{1}</b> ({2:.0%})").format(
-            rank, _elide(self, picture.class_name, text_width - 110), finding.given_probability))
-        self.given.setToolTip(self.tr("The class of the folder this picture is in, and the "
-                                      "probability the model gives it"))
-        self.suggested = QLabel(self.tr("looks like <b>{0}</b> ({1:.0%})").format(
-            _elide(self, suggested, text_width - 110), finding.suggested_probability))
+        name_width = text_width - 4
+        self.given = QLabel(self.tr("#{0} · labelled ({1:.0%}):<br><b>{2}</b>").format(
+            rank, finding.given_probability, _elide(self, picture.class_name, name_width)))
+        self.given.setToolTip(self.tr("The class of the folder this picture is in ({0}), and "
+                                      "the probability the model gives it").format(
+            picture.class_name))
+        self.suggested = QLabel(self.tr("looks like ({0:.0%}):<br><b>{1}</b>").format(
+            finding.suggested_probability, _elide(self, suggested, name_width)))
         self.suggested.setToolTip(self.tr(
-            "The class a model that never saw this picture gives it (out-of-fold), and its "
-            "probability"))
+            "The class a model that never saw this picture gives it ({0}), and its "
+            "probability").format(suggested))
         where = QLabel(_elide(self, f"{SPLIT_WORDS.get(picture.split, picture.split)} · {rel}",
                               text_width), toolTip=self.path)
         where.setStyleSheet("color: palette(dark);")
@@ -59,7 +61,7 @@ class LabelCard(QFrame):
                                                                         "back"))
         self.undo_button.clicked.connect(lambda: self.undoRequested.emit(self.path))
         self.relabel_button = QPushButton(_elide(self, self.tr("Relabel as {0}").format(
-            suggested), 150), toolTip=self.tr("Count this picture as '{0}' from now on (the "
+            suggested), CARD_WIDTH - 40), toolTip=self.tr("Count this picture as '{0}' from now on (the "
                                               "file stays where it is)").format(suggested))
         self.relabel_button.clicked.connect(lambda: self.relabelRequested.emit(self.path,
                                                                                suggested))
@@ -84,9 +86,14 @@ class LabelCard(QFrame):
         self.buttons = QWidget()
         row = QHBoxLayout(self.buttons)
         row.setContentsMargins(0, 0, 0, 0)
-        for button in (self.relabel_button, leave, keep, more):
+        for button in (leave, keep, more):
             row.addWidget(button)
         row.addStretch(1)
+        self.buttons_holder = QWidget()
+        column = QVBoxLayout(self.buttons_holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.relabel_button)
+        column.addWidget(self.buttons)
         done = QWidget()
         done_row = QHBoxLayout(done)
         done_row.setContentsMargins(0, 0, 0, 0)
@@ -100,7 +107,7 @@ class LabelCard(QFrame):
         grid.addWidget(self.suggested, 1, 1)
         grid.addWidget(where, 2, 1)
         grid.setRowStretch(3, 1)
-        grid.addWidget(self.buttons, 4, 0, 1, 2)
+        grid.addWidget(self.buttons_holder, 4, 0, 1, 2)
         grid.addWidget(self.done_box, 5, 0, 1, 2)
         self.show_decision("")
 
@@ -108,4 +115,4 @@ class LabelCard(QFrame):
         """What was decided for this picture ("" for nothing yet: the actions show)."""
         self.status.setText(text)
         self.done_box.setVisible(bool(text))
-        self.buttons.setVisible(not text)
+        self.buttons_holder.setVisible(not text)
