@@ -11,6 +11,7 @@ from ..core.atomic import check_writable_file
 from ..core.cli_progress import TextProgress
 from ..core.errors import UserError
 from ..core.jobs import CancelToken
+from ..core.run import Run
 from .common import EXIT_OK, cancel_on_ctrl_c
 
 
@@ -48,8 +49,6 @@ def cmd_backbones(args: argparse.Namespace) -> int:
 
 def _run_of(model_arg: str):
     """The run folder holding `model_arg` (a model file or a run folder), if any."""
-    from ..core.run import Run
-
     path = Path(model_arg)
     folder = path if path.is_dir() else path.parent
     return Run.open(folder) if Run.is_run_folder(folder) else None
@@ -65,13 +64,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from ..core.atomic import atomic_write_json
     from ..core.data import scan_dataset
+    from ..core.data.corrections import skipped_by_user
     from ..core.evaluation import evaluate_predictions
     from ..core.model_file import load_model
     from ..core.predict import predict_images
-    from .prediction_output import report_unreadable, unreadable_images
+    from .prediction_output import (report_scan_skipped, report_unreadable,
+                                    scan_skipped_images, unreadable_images)
 
     if args.out:
-        check_writable_file(args.out, "--out")  # before the work, not after it
+        Run.refuse_output_inside(args.out, "--out")  # before the work, not after it
+        check_writable_file(args.out, "--out")
     loaded = load_model(args.model)
     run = _run_of(args.model)
     if args.data:
@@ -91,6 +93,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                         f"model's ({', '.join(loaded.class_names)}).", path=str(data))
     split = args.split if args.split != "auto" else ("test" if dataset.split("test") else "val")
     samples = dataset.split(split)
+    user_left_out = skipped_by_user(dataset.skipped)
+    scan_skipped = [(item.path, item.reason) for item in dataset.unreadable_in(split)
+                    if item not in user_left_out]  # never given to predict
+    where = dataset.split_folders.get(split, dataset.root)
+    report_scan_skipped(scan_skipped, where)
     if not samples:
         raise UserError(f"The dataset has no '{split}' images.", path=str(data))
     bar = TextProgress()
@@ -106,7 +113,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     probs = np.array([[dict(p.top)[c] for c in loaded.class_names] for _, p in ok])
     labels = [index[dataset.class_names[s.label]] for s, _ in ok]
     scores = evaluate_predictions(labels, probs, loaded.class_names, [s.path for s, _ in ok])
-    scores = {"split": split, "data_dir": str(data), **scores, **unreadable_images(predictions)}
+    scores = {"split": split, "data_dir": str(data), **scores, **unreadable_images(predictions),
+              **scan_skipped_images(scan_skipped)}
     from ..core.evaluation import describe_accuracy
 
     print(f"{split}: accuracy {describe_accuracy(scores)}, balanced accuracy "
@@ -132,7 +140,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                     report_unlike_training)
 
     if args.csv:
-        check_writable_file(args.csv, "--csv")  # before the work, not after it
+        Run.refuse_output_inside(args.csv, "--csv")  # before the work, not after it
+        check_writable_file(args.csv, "--csv")
     loaded = load_model(args.model)
     skipped: list[tuple[str, str]] = []
     files = collect_images(args.images, skipped)

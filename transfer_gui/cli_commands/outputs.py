@@ -8,6 +8,7 @@ import sys
 from ..core.atomic import check_writable_file, check_writable_folder
 from ..core.errors import UserError
 from ..core.jobs import CancelToken
+from ..core.run import Run
 from .common import EXIT_OK, cancel_on_ctrl_c
 
 
@@ -24,7 +25,8 @@ def cmd_cam(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha must be between 0 and 1, not {args.alpha}.")
-    check_writable_folder(args.out, "--out")  # before the work, not after it
+    Run.refuse_output_inside(args.out, "--out")  # before the work, not after it
+    check_writable_folder(args.out, "--out")
     loaded = load_model(args.model)
     skipped: list[tuple[str, str]] = []
     files = collect_images(args.images, skipped)

@@ -102,3 +102,21 @@ def report_unreadable(predictions: Sequence[Prediction]) -> None:
         print(f"  {printable(p.path)}: {printable(p.error)}")
     if len(failed) > SHOWN_UNREADABLE:
         print(f"  ... and {len(failed) - SHOWN_UNREADABLE} more (all are listed in --out's JSON)")
+
+
+def scan_skipped_images(skipped: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """JSON fields naming the image files the dataset scan left out (never scored)."""
+    return {"num_skipped_by_scan": len(skipped),
+            "skipped_by_scan": [{"file": path, "reason": reason} for path, reason in skipped]}
+
+
+def report_scan_skipped(skipped: Sequence[tuple[str, str]], where: str) -> None:
+    """Print how many image files of `where` the dataset scan left out (unreadable, or a link
+    it does not follow), and the first few with the reason."""
+    if not skipped:
+        return
+    print(f"The scan of {printable(where)} left out {len(skipped)} image file(s), not scored:")
+    for path, reason in skipped[:SHOWN_UNREADABLE]:
+        print(f"  {printable(path)}: {printable(reason)}")
+    if len(skipped) > SHOWN_UNREADABLE:
+        print(f"  ... and {len(skipped) - SHOWN_UNREADABLE} more (all are listed in --out's JSON)")

@@ -157,11 +157,7 @@ def check_output(out: str | os.PathLike, loaded: LoadedModel, overwrite: bool = 
     if out.exists() and out.resolve() == Path(loaded.path).resolve():
         raise UserError(f"{label} is the original model; choose another file name, so the "
                         f"original stays as it is.", path=str(out))
-    holder = Run.holding(out.parent)
-    if holder is not None:
-        raise UserError(f"{label} is inside the run folder {holder.path}, which only training "
-                        f"writes. Choose a place outside it (beside the run folder, for "
-                        f"example).", path=str(out))
+    Run.refuse_output_inside(out, what)
     if out.exists() and not out.is_dir() and not overwrite:
         raise UserError(f"{label} already exists; choose another name or delete it first.",
                         path=str(out))

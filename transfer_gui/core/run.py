@@ -71,6 +71,21 @@ class Run:
                 return cls(folder)
         return None
 
+    @classmethod
+    def refuse_output_inside(cls, path: str | os.PathLike, what: str = "") -> None:
+        """Refuse, before any work, an output file or folder at `path` inside a run folder:
+        only training writes there (an evaluation's JSON must not replace the run's own).
+
+        Args:
+            what: How the user named it (e.g. "--csv"), put before the path in the message.
+        """
+        holder = cls.holding(path)
+        if holder is not None:
+            label = f"{what} {path}" if what else str(path)
+            raise UserError(f"{label} is inside the run folder {holder.path}, which only "
+                            f"training writes. Choose a place outside it (beside the run "
+                            f"folder, for example).", path=str(path))
+
     @staticmethod
     def is_run_folder(path: str | os.PathLike) -> bool:
         return (Path(path) / CONFIG).is_file()

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from .atomic import WriteError, atomic_write_json, atomic_write_text, finite_json
+from .atomic import (WriteError, atomic_write_json, atomic_write_text, explain_write_error,
+                     finite_json)
 from .errors import UserError
 from .run import CONFIG, DATASET, EVALUATION, METRICS, MODEL, RESULT, Run
 
@@ -71,8 +72,12 @@ class RunLock:
                 if not self._remove_if_stale():
                     raise self._locked_error() from None
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(info, f)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(info, f)
+            except OSError:  # a full disk: leave no ownerless lock that would stop the next try
+                self.path.unlink(missing_ok=True)
+                raise
             self.held = True
             return
         raise self._locked_error()
@@ -147,8 +152,11 @@ class RunWriter:
     # -- life cycle ----------------------------------------------------------------------------
     def __enter__(self) -> "RunWriter":
         self.check_destination()
-        self.destination.parent.mkdir(parents=True, exist_ok=True)
-        self.lock.acquire()
+        try:
+            self.destination.parent.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire()
+        except OSError as exc:
+            raise self._explained(exc) from None
         try:
             if self.lock.dead_owner is not None:  # what a killed writer staged: never a run
                 shutil.rmtree(_staging_folder(self.destination, self.lock.dead_owner),
@@ -156,10 +164,17 @@ class RunWriter:
             if self.path.exists():
                 shutil.rmtree(self.path)
             self.path.mkdir()
-        except BaseException:
+        except BaseException as exc:
             self.lock.release()
+            if isinstance(exc, OSError):
+                raise self._explained(exc) from None
             raise
         return self
+
+    def _explained(self, exc: OSError) -> OSError:
+        """A read-only folder, no permission or a full disk as a WriteError naming the run
+        folder (no traceback); any other error as it is."""
+        return explain_write_error(exc, self.destination) or exc
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if isinstance(exc, WriteError) and str(self.path) in str(exc):

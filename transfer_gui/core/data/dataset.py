@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .checks import dataset_warnings, empty_split_message
+from .formats import IMAGE_EXTENSIONS
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -76,6 +77,20 @@ class DatasetScan:
         if name not in SPLIT_NAMES:
             raise ValueError(f"unknown split {name!r}; expected one of {SPLIT_NAMES}")
         return [sample for sample in self.samples if sample.split == name]
+
+    def unreadable_in(self, name: str) -> list[SkippedFile]:
+        """The image files (by type) left out of the scan that may belong to split `name`: in
+        its own folder when it has one, else outside the other splits' own folders (a file that
+        could not be read was never given a split)."""
+        def inside(path: str, folder: str) -> bool:
+            return path.startswith(folder + os.sep)
+
+        own = self.split_folders.get(name)
+        folders = [folder for split, folder in self.split_folders.items() if split != name]
+        return [item for item in self.skipped
+                if os.path.splitext(item.path)[1].lower() in IMAGE_EXTENSIONS
+                and (inside(item.path, own) if own is not None
+                     else not any(inside(item.path, folder) for folder in folders))]
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Return {class name: {"train": n, "val": n, "test": n}}."""

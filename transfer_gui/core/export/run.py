@@ -115,10 +115,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *,
         _require_onnx()  # before reading the validation images
     cancel = cancel or CancelToken()
     run_dir, out = Path(run_dir), Path(out)
-    holder = Run.holding(out)
-    if holder is not None:
-        raise UserError(f"{out} is inside the run folder {holder.path}, which only training "
-                        f"writes. Export to a folder outside it.", path=str(out))
+    Run.refuse_output_inside(out)
     loaded = load_model(run_dir)
     progress(Progress(0.0, "Reading the validation images for the check", stage="export"))
     valset = load_validation_set(run_dir, loaded, cancel)  # before writing: fail fast
