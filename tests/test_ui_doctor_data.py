@@ -6,6 +6,7 @@ file on disk changes."""
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 from PIL import Image
@@ -29,6 +30,16 @@ def planted(root):
     shutil.copy(train / "blue" / "blue_002.png", train / "red" / "also_red.png")
     Image.new("RGB", (48, 48), (128, 128, 128)).save(train / "red" / "blank.png")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _fresh_feature_cache(monkeypatch):
+    """An in-memory feature cache per test (a main window of an earlier test may have pointed
+    the process-wide one at its data folder)."""
+    from transfer_gui.core.features import FeatureCache
+
+    cache = FeatureCache()
+    monkeypatch.setattr("transfer_gui.core.jobs.doctor.default_feature_cache", lambda: cache)
 
 
 def snapshot(root):
@@ -200,3 +211,30 @@ def test_corrections_are_saved_in_the_project_and_restored(qtbot, make_window, t
     assert second.state.corrections.excluded == {"val/red/leaked.png": "a copy"}
     assert len(second.state.dataset.samples) == total - 1
     assert second.data_page.summary.size_label.text().endswith(f"{total - 1} images")
+
+
+def test_shortcut_opens_the_check_and_stop_stops_it(page, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    import transfer_gui.ui.data.doctor_dialog as doctor_dialog
+
+    def slow_job(state, scan, backbone):  # stands in for the check: waits to be stopped
+        while True:
+            state.cancel.raise_if_cancelled()
+            time.sleep(0.01)
+
+    monkeypatch.setattr(doctor_dialog, "doctor_job", slow_job)
+    page.open_folder(str(planted(tmp_path / "d")))
+    qtbot.waitUntil(lambda: page.state.dataset is not None, timeout=TIMEOUT)
+    page.activateWindow()
+    page.class_table.setFocus()
+    QTest.keyClick(page.class_table, Qt.Key.Key_D,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    dialog = page.doctor_button.dialog
+    assert dialog is not None and dialog.is_running()
+    assert dialog.stop_button.isVisibleTo(dialog) and not dialog.again_button.isVisibleTo(dialog)
+    dialog.stop_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=TIMEOUT)
+    assert dialog.summary.text().startswith("Check stopped")
+    assert dialog.again_button.isVisibleTo(dialog) and page.state.doctor_report is None
