@@ -97,3 +97,19 @@ def test_copy_groups_say_what_is_wrong():
     assert "val score is inflated" in leak.describe()
     assert "labelled differently (cat, dog)" in conflict.describe()
     assert "the same file in class 'cat'" in plain.describe()
+
+
+def test_the_label_check_never_forks_worker_processes(monkeypatch):
+    import multiprocessing
+    import multiprocessing.pool
+
+    import cleanlab.filter  # noqa: F401  (imported before the pools are blocked)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a multiprocessing pool was started")
+
+    monkeypatch.setattr(multiprocessing, "Pool", no_pool)
+    monkeypatch.setattr(multiprocessing.pool, "Pool", no_pool)
+    monkeypatch.setattr(multiprocessing.context.BaseContext, "Pool", no_pool)
+    x, labels = _clusters(np.random.default_rng(5))
+    assert review_labels(x.astype(np.float32), labels, 3) is not None

@@ -73,7 +73,10 @@ def review_labels(features: np.ndarray, labels: np.ndarray, num_classes: int, *,
     local_labels = np.searchsorted(present, labels)
     local = probabilities[:, present]
     local = local / local.sum(axis=1, keepdims=True)
-    flagged = find_label_issues(local_labels, local, return_indices_ranked_by="self_confidence")
+    # n_jobs=1: cleanlab would otherwise fork a multiprocessing pool from this process, whose
+    # torch and Qt threads can hold locks the children then wait on forever (seen in the tests).
+    flagged = find_label_issues(local_labels, local, return_indices_ranked_by="self_confidence",
+                                n_jobs=1)
     quality = get_label_quality_scores(local_labels, local)
     return LabelReview(probabilities, quality, [int(row) for row in flagged])
 
