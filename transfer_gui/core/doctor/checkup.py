@@ -10,9 +10,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..data import DatasetScan, ImageReadError
-from ..features import FeatureCache, dataset_features, default_feature_cache, file_signature
+from ..features import (DatasetFeatures, FeatureCache, dataset_features, default_feature_cache,
+                        file_signature)
 from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
-from ..models import get_backbone
+from ..models import BackboneSpec, get_backbone
 from ..models.registry import build_network
 from . import similar
 from .labels import folds_for, likely_label_errors
@@ -112,6 +113,35 @@ def balance_notes(scan: DatasetScan) -> list[str]:
     return notes
 
 
+def backbone_features(spec: BackboneSpec, files: Sequence[str], cache: FeatureCache, *,
+                      allow_download: bool, cancel: CancelToken,
+                      progress: ProgressCallback) -> DatasetFeatures:
+    """The pretrained backbone's centre-view features of `files`, from the cache where it has
+    them (the one feature pass of the doctor's checks)."""
+    network = build_network(spec, pretrained=True, allow_download=allow_download, cancel=cancel)
+    return dataset_features(spec, files, network=network, cache=cache, cancel=cancel,
+                            progress=progress)
+
+
+def label_findings(scan: DatasetScan, features: np.ndarray, rows: np.ndarray, *, seed: int = 0,
+                   cancel: Optional[CancelToken] = None,
+                   progress: ProgressCallback = no_progress) -> tuple[list[LabelFinding], str]:
+    """(likely label errors, why labels were not checked or "") of the scan's samples `rows`,
+    whose backbone features are `features` (one row each, in that order)."""
+    labels = np.array([scan.samples[int(i)].label for i in rows], dtype=int)
+    findings = []
+    for found in likely_label_errors(features, labels, scan.num_classes, seed=seed,
+                                     cancel=cancel, progress=progress):
+        sample = scan.samples[int(rows[found.row])]
+        findings.append(LabelFinding(
+            Picture(sample.path, scan.class_names[sample.label], sample.split),
+            scan.class_names[found.suggested], found.given_probability,
+            found.suggested_probability, found.quality))
+    note = "" if folds_for(labels) else ("Labels were not checked: every class needs at least "
+                                         "2 readable pictures.")
+    return findings, note
+
+
 def examine_dataset(scan: DatasetScan, backbone: str = "efficientnet_lite0", *,
                     cache: Optional[FeatureCache] = None, allow_download: bool = False,
                     seed: int = 0, progress: ProgressCallback = no_progress,
@@ -122,15 +152,13 @@ def examine_dataset(scan: DatasetScan, backbone: str = "efficientnet_lite0", *,
     started = time.perf_counter()
     files = [s.path for s in scan.samples]
     pictures = [Picture(s.path, scan.class_names[s.label], s.split) for s in scan.samples]
-    labels = np.array([s.label for s in scan.samples], dtype=int)
     report = DoctorReport(scan.root, backbone, list(scan.class_names), scan.counts(),
                           notes=balance_notes(scan))
     progress(Progress(0.0, "Comparing file contents", stage="hash"))
     digests = _digests(files, cancel)
     spec = get_backbone(backbone)
-    network = build_network(spec, pretrained=True, allow_download=allow_download, cancel=cancel)
-    feats = dataset_features(spec, files, network=network, cache=cache, cancel=cancel,
-                             progress=StageProgress(progress, 0.05, 0.75, "features"))
+    feats = backbone_features(spec, files, cache, allow_download=allow_download, cancel=cancel,
+                              progress=StageProgress(progress, 0.05, 0.75, "features"))
     thumbs, thumb_failures = _thumbnails(files, cache, StageProgress(progress, 0.75, 0.9,
                                                                      "thumbnails"), cancel)
     failures = {**thumb_failures, **feats.failures}
@@ -143,15 +171,8 @@ def examine_dataset(scan: DatasetScan, backbone: str = "efficientnet_lite0", *,
     report.copy_groups = _copy_groups(pictures, digests, features, thumbs, usable)
     cancel.raise_if_cancelled()
     progress(Progress(0.93, "Looking for likely label errors", stage="labels"))
-    for found in likely_label_errors(features[usable], labels[usable], len(scan.class_names),
-                                     seed=seed, cancel=cancel):
-        row = int(usable[found.row])
-        report.label_findings.append(LabelFinding(
-            pictures[row], scan.class_names[found.suggested], found.given_probability,
-            found.suggested_probability, found.quality))
-    if folds_for(labels[usable]) == 0:
-        report.label_check_note = ("Labels were not checked: every class needs at least 2 "
-                                   "readable pictures.")
+    report.label_findings, report.label_check_note = label_findings(
+        scan, features[usable], usable, seed=seed, cancel=cancel)
     for far in outliers(features[usable]):
         report.odd_pictures.append(OddPicture(
             pictures[int(usable[far.row])], "unlike every class",

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from transfer_gui.core.data import DatasetScan
-from transfer_gui.core.doctor import DoctorReport, LabelFinding, Picture, examine_dataset
-from transfer_gui.core.features import dataset_features, default_feature_cache
+from transfer_gui.core.doctor import DoctorReport, LabelFinding, examine_dataset
+from transfer_gui.core.features import default_feature_cache
 from transfer_gui.core.jobs import Progress, StageProgress
 
 
@@ -39,31 +39,17 @@ def label_review_job(state, scan: DatasetScan, backbone: str, seed: int = 0
                      ) -> LabelReviewResult:
     """The likely label errors of `scan` on `backbone`'s cached features: the ranking of
     core/doctor/labels.py (confident learning on out-of-fold probabilities)."""
-    from transfer_gui.core.doctor.labels import folds_for, likely_label_errors
+    from transfer_gui.core.doctor.checkup import backbone_features, label_findings
     from transfer_gui.core.models import get_backbone
-    from transfer_gui.core.models.registry import build_network
 
     state.progress(Progress(0.0, "Loading the backbone…", stage="load"))
-    spec = get_backbone(backbone)
-    network = build_network(spec, pretrained=True, allow_download=False, cancel=state.cancel)
-    files = [s.path for s in scan.samples]
-    feats = dataset_features(spec, files, network=network, cache=default_feature_cache(),
-                             cancel=state.cancel,
-                             progress=StageProgress(state.progress, 0.0, 0.8, "features"))
-    usable = np.array([i for i in range(len(files)) if i not in feats.failures], dtype=int)
-    labels = np.array([scan.samples[i].label for i in usable], dtype=int)
+    feats = backbone_features(get_backbone(backbone), [s.path for s in scan.samples],
+                              default_feature_cache(), allow_download=False, cancel=state.cancel,
+                              progress=StageProgress(state.progress, 0.0, 0.8, "features"))
+    usable = np.array([i for i in range(len(scan.samples)) if i not in feats.failures], dtype=int)
     state.progress(Progress(0.8, "Looking for likely label errors", stage="labels"))
-    found = likely_label_errors(feats.center(usable), labels, scan.num_classes, seed=seed,
-                                cancel=state.cancel,
-                                progress=StageProgress(state.progress, 0.8, 1.0, "labels"))
-    findings = []
-    for suspicion in found:
-        sample = scan.samples[int(usable[suspicion.row])]
-        findings.append(LabelFinding(
-            Picture(sample.path, scan.class_names[sample.label], sample.split),
-            scan.class_names[suspicion.suggested], suspicion.given_probability,
-            suspicion.suggested_probability, suspicion.quality))
-    note = ("" if folds_for(labels) else
-            "Labels were not checked: every class needs at least 2 readable pictures.")
+    findings, note = label_findings(scan, feats.center(usable), usable, seed=seed,
+                                    cancel=state.cancel,
+                                    progress=StageProgress(state.progress, 0.8, 1.0, "labels"))
     state.progress(Progress(1.0, f"{len(findings)} likely label error(s)", stage="done"))
     return LabelReviewResult(scan.root, backbone, findings, note, len(feats.failures))
