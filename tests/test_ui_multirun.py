@@ -200,6 +200,7 @@ def test_compare_modes_runs_join_the_project(qtbot, make_window, tiny_backbone, 
 
     again = make_window()
     assert again.projects.open(str(path))
+    qtbot.waitUntil(lambda: again.state.result is not None, timeout=20_000)
     assert len(again.state.runs) == 3
     assert again.results_page.run_picker.labels() == picker.labels()
     again.open_compare()
@@ -224,7 +225,7 @@ def test_save_and_reopen_restores_every_run(qtbot, make_window, two_runs, data, 
 
     again = make_window()  # a fresh app: its runs folder holds none of these runs
     assert again.projects.open(str(path))
-    qtbot.waitUntil(lambda: again.state.dataset is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: again.state.result is not None, timeout=20_000)
     runs = again.state.runs
     assert [p.name for p in runs] == ["run1", "run2"] and not again.projects.dirty
     assert all(p.parent != first.run_dir.parent for p in runs)  # the project's own copies
@@ -258,5 +259,6 @@ def test_compare_window_follows_the_project(qtbot, make_window, two_runs, tmp_pa
     assert window.state.runs == [] and view.run_paths() == []
     view.add_runs([first.run_dir])  # by hand
     assert window.projects.open(str(path))
+    qtbot.waitUntil(lambda: window.state.result is not None, timeout=20_000)
     assert view.run_paths()[-1] == first.run_dir and len(view.run_paths()) == 3
     assert view.run_paths()[:2] == window.state.runs

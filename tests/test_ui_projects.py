@@ -56,7 +56,7 @@ def test_save_then_open_restores_results_curves_and_cam(qtbot, make_window, fini
 
     second = make_window()
     assert second.projects.open(str(path))
-    qtbot.waitUntil(lambda: second.state.dataset is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: second.state.result is not None, timeout=10_000)
     restored = second.state.result
     assert restored.evaluation == result.evaluation and restored.best == result.best
     second.train_page.plots.flush()
@@ -66,6 +66,37 @@ def test_save_then_open_restores_results_curves_and_cam(qtbot, make_window, fini
     second.open_in_cam(result.dataset.split("val")[0].path)
     qtbot.waitUntil(lambda: second.cam_panel.current is not None, timeout=20_000)
     assert str(path) in second.projects.recent()
+
+
+def test_reopening_scans_the_dataset_once_off_the_gui_thread(qtbot, make_window, finished_run,
+                                                           tmp_path, monkeypatch):
+    """The run's result is read with the Data page's scan, in the background: one scan."""
+    import threading
+
+    import transfer_gui.core.data as data_module
+    import transfer_gui.core.jobs.scan as scan_job_module
+
+    data, result = finished_run
+    first = make_window()
+    add_run(first, result)
+    path = tmp_path / "project" / "colors.tgproj"
+    assert first.projects.save_to(path)
+
+    scans = []
+    real = data_module.scan_dataset
+
+    def counted(*args, **kwargs):
+        scans.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data_module, "scan_dataset", counted)  # Run.dataset() imports it here
+    monkeypatch.setattr(scan_job_module, "scan_dataset", counted)  # the Data page's job
+    second = make_window()
+    assert second.projects.open(str(path))
+    qtbot.waitUntil(lambda: second.stack.currentWidget() is second.results_page, timeout=20_000)
+    assert second.state.result.evaluation == result.evaluation
+    assert second.state.result.dataset is second.state.dataset  # the Data page's scan
+    assert scans == [False], scans  # once, and not on the GUI thread
 
 
 def test_moved_dataset_is_asked_for(qtbot, make_window, finished_run, tmp_path, monkeypatch):

@@ -285,6 +285,7 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.help.shutdown()
+        self.projects.shutdown()
         for page in self.pages:
             page.shutdown()
         for window in (self.cam_panel, self.compare_view):

@@ -160,6 +160,11 @@ class DataPage(WizardPage, JobHost):
             self.thumbs_group, margins=0).setSpacing(12)
         return results
 
+    @property
+    def scanning(self) -> bool:
+        """True while a folder is being scanned."""
+        return self._scanning
+
     def open_folder(self, path: str, leave_out_empty: bool = False) -> None:
         """Scan `path` (cancelling a running scan); the state's dataset is set when it is done.
         With `leave_out_empty`, class folders without a usable image are left out."""

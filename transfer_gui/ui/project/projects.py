@@ -18,12 +18,12 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from transfer_gui.core.errors import UserError
-from transfer_gui.core.models import backbone_names
 from transfer_gui.core.project import PROJECT_SUFFIX, Project, load_project, save_project
 from transfer_gui.core.run import Run
 from transfer_gui.core.training.engine import TrainingResult
 from transfer_gui.ui.error_dialog import show_exception
 
+from .reopen import ReopenedRun
 from .unsaved_runs import DISCARD, OPEN, UnsavedRuns, ask_about_unsaved_runs
 
 RECENT_KEY = "projects/recent"
@@ -39,10 +39,9 @@ class ProjectController(QObject):
         self.path: Optional[Path] = None
         self._dirty = False
         self.unsaved = UnsavedRuns(settings)
-        self._land_on_results: Optional[Path] = None  # Results, once this dataset is scanned
+        self.reopened = ReopenedRun(window)  # a reopened project's run, shown once scanned
         window.train_page.trainingFinished.connect(self.add_run)
         window.state.trainingChanged.connect(self._note_training_run)
-        window.state.datasetChanged.connect(self._land_when_ready)
         window.state.correctionsChanged.connect(lambda: setattr(self, "dirty", True))
 
     @property
@@ -158,7 +157,8 @@ class ProjectController(QObject):
     def new(self) -> None:
         if self._busy() or not self.maybe_save():
             return
-        self.path, self._land_on_results = None, None
+        self.path = None
+        self.reopened.cancel()
         self.window.state.set_runs([])
         self.dirty = False
         self.window.state.set_result(None)
@@ -235,8 +235,8 @@ class ProjectController(QObject):
         self.path, state = None, self.window.state
         state.set_runs(runs)
         self.dirty = True
-        try:
-            dataset_dir: Optional[Path] = Path(state.run_result(runs[-1]).config.data_dir)
+        try:  # the config alone: the run's result is read once its dataset is scanned
+            dataset_dir: Optional[Path] = Path(Run.open(runs[-1]).config().data_dir)
         except UserError:
             dataset_dir = None
         self._show(Project(self.tr("Unsaved project"),
@@ -259,10 +259,11 @@ class ProjectController(QObject):
         return True
 
     def _show(self, project: Project) -> None:
-        """Restore the dataset view and select the last run: its results, curves (the Train page
-        follows the selected run) and CAM panel; the Results page's picker lists the others."""
+        """Restore the dataset view and, once it is scanned, select the last run: its results,
+        curves (the Train page follows the selected run) and CAM panel (reopen.py); the Results
+        page's picker lists the others."""
         window = self.window
-        self._land_on_results = None
+        self.reopened.cancel()
         if project.dataset_dir:
             window.data_page.open_folder(str(project.dataset_dir))
             dirty = self._dirty
@@ -270,27 +271,11 @@ class ProjectController(QObject):
             self.dirty = dirty
         else:
             window.state.set_dataset(None, None)
-        try:
-            if project.runs:
-                shown = window.state.select_run(project.runs[-1])
-                if shown.config.backbone in backbone_names():  # the Model step shows its model
-                    window.state.set_backbone(shown.config.backbone)
-                if project.dataset_dir:
-                    self._land_on_results = Path(project.dataset_dir).resolve()
-            else:
-                window.state.set_result(None)
-        except UserError as exc:
-            window.state.set_result(None)
-            show_exception(window, self.tr("Open project"), exc, object_name="projectError")
+        window.state.set_result(None)
+        if project.runs:
+            self.reopened.show(project.runs[-1], project.dataset_dir)
         self.update_title()
-        self._land_when_ready()
 
-    def _land_when_ready(self) -> None:
-        """A reopened project with runs shows the Results step once its dataset is scanned
-        (the steps before it must be complete to get there)."""
-        window, folder = self.window, self._land_on_results
-        if folder is None or window.state.dataset is None or not window.state.data_dir:
-            return
-        self._land_on_results = None
-        if Path(window.state.data_dir).resolve() == folder:
-            window.go_to(window.pages.index(window.results_page))
+    def shutdown(self) -> None:
+        """The window is closing: stop reading a reopened run."""
+        self.reopened.shutdown()
