@@ -51,6 +51,13 @@ def test_cv_command_refuses_too_many_folds_with_exit_2(tiny_backbone, tmp_path, 
     assert "--folds 4" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("seed", ["-5", str(2**32)])
+def test_cv_refuses_a_seed_out_of_range_before_any_work(tiny_backbone, tmp_path, capsys, seed):
+    data = make_color_dataset(tmp_path / "data", per_class=6)
+    assert main(["cv", str(data), "--backbone", "tiny_test", "--seed", seed]) == 2
+    assert "Option 'seed'" in capsys.readouterr().err
+
+
 def test_cv_leaves_out_an_empty_class_only_when_asked(tiny_backbone, tmp_path, capsys):
     data = make_color_dataset(tmp_path / "d", per_class=6)
     (data / "yellow").mkdir()

@@ -102,6 +102,7 @@ def cross_validate(data_dir: str, backbone: str = "efficientnet_lite0", *,
     """Stratified `folds`-fold CV of the linear probe over every labelled image of the dataset
     (its train, val and test folders pooled). Fold assignment is reproducible from `seed`.
     `leave_out_empty_classes` scans as a run that left its empty class folders out did."""
+    TrainConfig.for_mode(data_dir, seed=seed, class_weights=class_weights)  # as train checks them
     cancel = cancel or CancelToken()
     started = time.perf_counter()
     scan = scan_dataset(data_dir, leave_out_empty_classes=leave_out_empty_classes,
