@@ -1,7 +1,7 @@
 """The Results page's "Likely label errors…" (issue 14): a ranked gallery with the given and the
-suggested label; relabel, leave out and keep are corrections (undoable) and change nothing on
-disk; moving the file happens only after a confirmation, never overwrites, and Undo moves it
-back; the next training uses the corrections and records them in dataset.json."""
+suggested label; relabel, leave out and keep are corrections (undoable; keep changes no data)
+and change nothing on disk; moving the file happens only after a confirmation, never overwrites,
+and Undo moves it back; the next training uses the corrections and records them in dataset.json."""
 
 from __future__ import annotations
 
@@ -87,9 +87,10 @@ def test_gallery_shows_given_and_suggested_and_decisions_undo(results, qtbot, fl
     assert len(state.dataset.samples) == len(state.scanned.samples) - 1
     dialog.undo(card.path)
     dialog.keep(card.path)
-    assert card.status.text() == "Kept as it is." and not state.corrections
+    assert card.status.text() == "Kept as it is." and not state.corrections.changes_data
+    assert list(state.corrections.kept) == [os.path.join("blue", "really_red.png")]
     dialog.undo(card.path)
-    assert card.status.text() == ""
+    assert card.status.text() == "" and not state.corrections
     assert snapshot(flipped) == before  # only the explicit move touches files
 
 

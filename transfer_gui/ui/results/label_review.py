@@ -4,9 +4,11 @@ shown run's backbone features), each with the label it has and the one it looks 
 
 The ranking comes from the Data page's "Check data…" when that checked the same dataset with the
 same backbone, else from `label_review_job` (seconds once the features are cached). Decisions
-are corrections in the project (AppState.set_corrections), used by the next training; "Keep"
-only dismisses a card. The file is moved into the suggested class's folder only on request,
-after a confirmation, and Undo moves it back (core/doctor/move.py: nothing is overwritten).
+are corrections in the project (AppState.set_corrections): relabel and leave out are used by the
+next training; "Keep" changes no data but is remembered too (DataCorrections.kept), so a kept
+picture is not shown as undecided again after the dialog or the project is reopened. The file
+is moved into the suggested class's folder only on request, after a confirmation, and Undo moves
+it back (core/doctor/move.py: nothing is overwritten).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .label_review_card import LabelCard
 
 THUMB, COLUMNS = 96, 3
 LEFT_OUT_WHY = "likely label error"
+KEPT_WHY = "likely label error: the label is right"
 
 
 def ask_to_move(parent: QWidget, path: str, folder: str) -> bool:
@@ -52,7 +55,6 @@ class LabelReviewDialog(QDialog, JobHost):
         self.state, self.ask = state, ask
         self.review: Optional[LabelReviewResult] = None
         self.cards: list[LabelCard] = []
-        self.kept: set[str] = set()
         self.moved: dict[str, tuple[str, str]] = {}  # old path -> (new path, old class)
         self.setWindowTitle(self.tr("Likely label errors"))
         self.setStyleSheet(STYLE)
@@ -182,8 +184,7 @@ class LabelReviewDialog(QDialog, JobHost):
                                                                     LEFT_OUT_WHY))
 
     def keep(self, path: str) -> None:
-        self.kept.add(path)
-        self._show_decisions()
+        self.state.set_corrections(self.state.corrections.keeping(self._root(), path, KEPT_WHY))
 
     def move_file(self, path: str, class_name: str) -> None:
         """Move the file into `class_name`'s folder, after asking; the app follows it."""
@@ -215,7 +216,6 @@ class LabelReviewDialog(QDialog, JobHost):
                 self.state.scanned, new, path, old_class))
             self.state.set_corrections(self.state.corrections)
             return
-        self.kept.discard(path)
         self.state.set_corrections(self.state.corrections.undoing(self._root(), path))
 
     def _card(self, path: str) -> Optional[LabelCard]:
@@ -232,13 +232,13 @@ class LabelReviewDialog(QDialog, JobHost):
             return self.tr("Left out from now on.")
         if key in corrections.relabelled:
             return self.tr("Counted as '{0}' from now on.").format(corrections.relabelled[key])
-        return self.tr("Kept as it is.") if path in self.kept else ""
+        return self.tr("Kept as it is.") if key in corrections.kept else ""
 
     @Slot()
     def _show_decisions(self) -> None:
         for card in self.cards:
             card.show_decision(self.decision(card.path))
-        corrected = bool(self.state.corrections) or bool(self.moved)
+        corrected = self.state.corrections.changes_data or bool(self.moved)
         self.retrain.setStyleSheet("font-weight: 600;" if corrected else "")
 
 
