@@ -1,17 +1,24 @@
 """The Compare window's jobs: estimate how long the three modes train, then train them one after
-the other on the same data and backbone (`compare_modes_job`)."""
+the other on the same data and backbone (`compare_modes_job`).
+
+Both take the Data page's scan with the user's corrections (AppState.dataset), as the Train page
+does, so left-out pictures stay out, relabelled ones count as their new class, and each run's
+dataset.json records the corrections."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from transfer_gui.core.errors import Cancelled
 from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.events import RunTrained
 from transfer_gui.core.training.config import MODE_NAMES, MODES, TrainConfig
 from transfer_gui.core.training.time_estimate import SplitSizes, planned_seconds
+
+if TYPE_CHECKING:
+    from transfer_gui.core.data import DatasetScan
 
 
 def _unique_dir(root: Path, name: str) -> Path:
@@ -49,9 +56,14 @@ def estimate_job(state, configs: list[TrainConfig], dataset=None) -> list[float]
 
 def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path,
                       overrides: Optional[dict[str, Any]] = None,
-                      mode_overrides: Optional[dict[str, dict[str, Any]]] = None) -> list[Path]:
+                      mode_overrides: Optional[dict[str, dict[str, Any]]] = None,
+                      dataset: Optional["DatasetScan"] = None) -> list[Path]:
     """One training run per mode, same data and backbone; each mode
     with its defaults, `overrides`, then its own `mode_overrides`.
+
+    `dataset`: the scan the Data page made, with the user's corrections (train_run uses it when
+    its folder and split settings match the config's, and applies its corrections to a fresh
+    scan when they do not); None scans the folder as it is.
 
     Emits RunTrained(TrainingResult) after each run; honours `state.cancel` between and within
     runs (a run stopped midway is still reported, with the epochs it finished).
@@ -79,7 +91,8 @@ def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path
 
         report(Progress(0.0, "starting"))
         run_dir = _unique_dir(root, f"{stamp}_{backbone}_{config.mode}")
-        result = train_run(config, run_dir, progress=report, cancel=state.cancel)
+        result = train_run(config, run_dir, progress=report, cancel=state.cancel,
+                           dataset=dataset)
         done.append(Path(result.run_dir) if getattr(result, "run_dir", None) else run_dir)
         state.emit(RunTrained(result))
         if state.cancel.cancelled or getattr(result, "cancelled", False):

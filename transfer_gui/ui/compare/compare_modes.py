@@ -3,8 +3,10 @@ trained one after the other in one background job (`compare_modes_job`).
 
 Each mode trains with its own defaults and the user's changes to that mode (AppState keeps them
 per mode); the data split, seed and device are the chosen mode's for all three, so they compare
-fairly. Before anything trains, `estimate_job` measures what an image costs on this computer and
-the window asks: "This trains three models: about N minutes on this computer. Start?"
+fairly. They train on the Data page's scan with the user's corrections (AppState.dataset), as the
+Train page does: left-out pictures stay out and relabelled ones count as their new class.
+Before anything trains, `estimate_job` measures what an image costs on this computer and the
+window asks: "This trains three models: about N minutes on this computer. Start?"
 
 `ModeComparison` is the Compare window's part that runs it: the "Compare modes" button, the
 progress row with Stop, and the job's signals. Each finished run joins the window's table as soon
@@ -56,7 +58,8 @@ class ModeComparison(JobHost):
     def _init_mode_comparison(self) -> None:
         """Make the runners and the widgets (call before laying them out)."""
         self._source: Optional[tuple[str, str, Path, dict, dict]] = None
-        self._pending: Optional[tuple[tuple, list[TrainConfig]]] = None  # waiting for the estimate
+        # waiting for the estimate: (source, configs, the corrected scan or None)
+        self._pending: Optional[tuple[tuple, list[TrainConfig], Any]] = None
         self.estimate_runner = self.make_runner(
             finished=self._on_estimated,
             failed=lambda message, details: self._on_estimated(None),
@@ -108,6 +111,14 @@ class ModeComparison(JobHost):
             return (s.data_dir, s.backbone, self._app_runs_root, shared, own)
         return self._source
 
+    def _corrected_scan(self, data_dir: str) -> Any:
+        """The app's scan of `data_dir` with the user's corrections (None without an app state,
+        or for another folder: the job then scans the folder as it is)."""
+        state = self._app_state
+        if state is None or state.dataset is None or not state.data_dir:
+            return None
+        return state.dataset if Path(state.data_dir) == Path(data_dir) else None
+
     def _update_buttons(self) -> None:
         running = self.runner.is_running() or self.estimate_runner.is_running()
         self.compare_button.setEnabled(not running and self._current_source() is not None)
@@ -132,8 +143,8 @@ class ModeComparison(JobHost):
         except Exception as exc:  # a bad setting: say which, train nothing
             self.status.setText(self.tr("Cannot compare modes: ") + str(exc))
             return
-        self._pending = (source, configs)
-        dataset = getattr(self._app_state, "dataset", None)
+        dataset = self._corrected_scan(data_dir)
+        self._pending = (source, configs, dataset)
         self.status.setText(self.tr("Estimating how long the three trainings take on this "
                                     "computer…"))
         self.estimate_runner.start(estimate_job, configs, dataset)
@@ -144,9 +155,9 @@ class ModeComparison(JobHost):
         self._update_buttons()
         if pending is None:
             return
-        source, configs = pending
+        source, configs, dataset = pending
         if self.confirm_start(configs, seconds):
-            self.compare_modes(*source)
+            self.compare_modes(*source, dataset=dataset)
         else:
             self.status.setText(self.tr("Not started."))
 
@@ -187,9 +198,11 @@ class ModeComparison(JobHost):
 
     def compare_modes(self, data_dir: str | Path, backbone: str, runs_root: str | Path,
                       overrides: Optional[dict] = None,
-                      mode_overrides: Optional[dict[str, dict]] = None) -> None:
+                      mode_overrides: Optional[dict[str, dict]] = None,
+                      dataset: Any = None) -> None:
         """Train the three modes one after the other in the background; runs join the table.
-        `overrides` apply to every mode, then `mode_overrides[mode]` to that mode."""
+        `overrides` apply to every mode, then `mode_overrides[mode]` to that mode; `dataset` is
+        the Data page's scan with the user's corrections (None: the folder as it is)."""
         self.progress_bar.setValue(0)
         self.status.setText(self.tr("Comparing modes on %1 with %2…")
                             .replace("%1", Path(data_dir).name or str(data_dir))
@@ -197,7 +210,7 @@ class ModeComparison(JobHost):
         self.running_row.show()
         self.stop_button.setEnabled(True)
         self.runner.start(compare_modes_job, str(data_dir), backbone, Path(runs_root),
-                          dict(overrides or {}), dict(mode_overrides or {}))
+                          dict(overrides or {}), dict(mode_overrides or {}), dataset)
         self._update_buttons()
 
     def stop(self) -> None:
