@@ -81,16 +81,16 @@ def doctor(root: Path, backbone: str, cache_dir: Path):
 def pair_signals(pairs, backbone: str, cache_dir: Path) -> list[tuple[float, float, float]]:
     """Per (original, copy, ...): feature cosine, whole-thumbnail correlation and copy_score,
     as similar.copy_pairs sees them."""
-    from transfer_gui.core.doctor import similar
+    from transfer_gui.core.doctor import crop_match, similar
 
     if not pairs:
         return []
     features, thumbs = real_rows([path for pair in pairs for path in pair[:2]], backbone,
                                  cache_dir)
     unit = similar._unit_rows(features)
-    whole = similar._whole(similar._grids(thumbs)).reshape(len(thumbs), -1)
+    whole = crop_match.whole(crop_match.grids(thumbs)).reshape(len(thumbs), -1)
     return [(float(unit[i] @ unit[i + 1]), float(whole[i] @ whole[i + 1]),
-             similar.copy_score(thumbs[i], thumbs[i + 1])) for i in range(0, len(thumbs), 2)]
+             crop_match.copy_score(thumbs[i], thumbs[i + 1])) for i in range(0, len(thumbs), 2)]
 
 
 def part_copies(args, figures, work: Path) -> None:
@@ -230,19 +230,19 @@ def timed_copy_pairs(features, thumbs, pairs_planted: set, figures, key: str,
     importlib.import_module("torch")  # before the clock starts: the doctor has it loaded
 
     searched = [0]
-    match = similar._match
+    match = similar.match
 
-    def counting(a, b):
+    def counting(a, b, **options):
         searched[0] += len(a)
-        return match(a, b)
+        return match(a, b, **options)
 
-    similar._match = counting
+    similar.match = counting
     try:
         started = time.perf_counter()
         found = similar.copy_pairs(features, thumbs)
         seconds = time.perf_counter() - started
     finally:
-        similar._match = match
+        similar.match = match
     linked = {(a, b) for a, b, _ in found}
     figures.add(f"{key}_s", seconds, f"{label}: copy_pairs on {len(features):,} rows", "s",
                 digits=1, target=("<", 60.0), note=f"load average {os.getloadavg()[0]:.1f}")

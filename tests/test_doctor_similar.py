@@ -51,8 +51,16 @@ def test_exact_and_connected_groups():
     assert similar.connected_groups(3, []) == []
 
 
-def _variants(img: Image.Image) -> dict[str, Image.Image]:
+def _random_crop(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Up to 15% off every side, at random."""
     w, h = img.size
+    left, top, right, bottom = rng.uniform(0.0, 0.15, 4)
+    return img.crop((round(w * left), round(h * top), w - round(w * right), h - round(h * bottom)))
+
+
+def _variants(img: Image.Image, rng: np.random.Generator) -> dict[str, Image.Image]:
+    w, h = img.size
+    scale = float(rng.uniform(0.5, 1.5))
     return {
         "jpeg q50": img,  # saved at quality 50 below
         "half size": img.resize((w // 2, h // 2)),
@@ -63,23 +71,29 @@ def _variants(img: Image.Image) -> dict[str, Image.Image]:
         "resize+crop+dim": ImageEnhance.Brightness(
             img.resize((w * 2 // 3, h * 2 // 3)).crop((5, 5, w * 2 // 3 - 5, h * 2 // 3 - 5))
         ).enhance(0.9),
+        "random crop": _random_crop(img, rng),
+        "random resize+crop+colour": ImageEnhance.Color(_random_crop(
+            img.resize((round(w * scale), round(h * scale))), rng)).enhance(
+                float(rng.uniform(0.7, 1.3))),
     }
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not DATA.is_dir(), reason="hymenoptera_data is not beside the checkout")
 def test_copies_of_real_photos_are_all_found_and_distinct_photos_never(tmp_path):
-    """24 bee photos, 7 kinds of copy each (168): every copy linked to its original; the 24
-    originals (distinct photos of one class) never linked to each other."""
+    """24 bee photos, 9 kinds of copy each (216; two cropped at random up to 15% on every
+    side): every copy linked to its original; the 24 originals (distinct photos of one class)
+    never linked to each other."""
     from transfer_gui.core.features import FeatureCache, dataset_features
     from transfer_gui.core.models import get_backbone
 
     originals = sorted((DATA / "train" / "bees").glob("*.jpg"))[:24]
     files, origin = [str(p) for p in originals], list(range(len(originals)))
+    rng = np.random.default_rng(0)
     for k, path in enumerate(originals):
         img = Image.open(path).convert("RGB")
-        for name, variant in _variants(img).items():
-            out = tmp_path / f"{k:02d}_{name.replace(' ', '_').replace('%', '')}.jpg"
+        for name, variant in _variants(img, rng).items():
+            out = tmp_path / f"{k:02d}_{name.replace(' ', '_').replace('%', '').replace('+', '_')}.jpg"
             variant.save(out, quality=50 if name == "jpeg q50" else 90)
             files.append(str(out))
             origin.append(k)
