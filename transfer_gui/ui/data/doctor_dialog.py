@@ -24,7 +24,8 @@ from transfer_gui.ui.error_dialog import plain_message
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.workers import JobHost
 
-from .doctor_rows import THUMB, FindingRow, ThumbnailHub
+from .doctor_rows import (THUMB, FindingRow, ThumbnailHub, capitalised, odd_by_picture,
+                          split_words, summary_words)
 
 MAX_ROWS = 150  # findings of one kind shown; the rest are counted
 TITLES = {"leak": "Leak: the same photo in training and in validation or test",
@@ -75,6 +76,7 @@ class DoctorDialog(QDialog, JobHost):
         scroll.setWidget(self.content)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.close_button = buttons.button(QDialogButtonBox.StandardButton.Close)
         hint = QLabel(self.tr("Fixes change only what training uses (recorded in the project); "
                               "no file is moved or deleted. Ctrl+Z undoes the last fix."),
                       wordWrap=True)
@@ -87,6 +89,7 @@ class DoctorDialog(QDialog, JobHost):
         bottom.addWidget(hint, 1)
         bottom.addWidget(buttons)
         layout.addLayout(bottom)
+        self.close_button.setDefault(True)  # in the dialog now: Enter is not "Check again"
         QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self, activated=self.undo_last)
         state.correctionsChanged.connect(self._show_corrections)
         self.resize(1000, 640)
@@ -154,37 +157,38 @@ class DoctorDialog(QDialog, JobHost):
             if item.widget() is not None:
                 item.widget().deleteLater()
 
-    def _section(self, text: str) -> None:
+    def _section(self, text: str, empty: str = "") -> None:
         self.content_layout.addWidget(QLabel(text, objectName="section", wordWrap=True))
+        if empty:
+            self.content_layout.addWidget(QLabel(empty))
 
     def _more(self, count: int) -> None:
         if count > MAX_ROWS:
             self.content_layout.addWidget(QLabel(self.tr(
-                "…and {0} more: run `transfer-gui doctor` on this folder for the whole "
-                "list.").format(count - MAX_ROWS), wordWrap=True))
+                "…and {0} more: the command “transfer-gui doctor FOLDER” lists them "
+                "all.").format(count - MAX_ROWS), wordWrap=True))
 
     def show_report(self, report: DoctorReport) -> None:
         self.clear()
         self.report = report
-        text = self.tr("Found {0} (checked in {1:.0f} s).").format(report.summary(),
+        text = self.tr("Found {0} (checked in {1:.0f} s).").format(summary_words(report),
                                                                    report.seconds)
         if report.skipped:
             text += self.tr(" {0} unreadable pictures were not checked.").format(
                 len(report.skipped))
         self.summary.setText(text)
         self.summary.setToolTip("")
-        self._section(self.tr("Copies and leaks ({0})").format(len(report.copy_groups)))
-        if not report.copy_groups:
-            self.content_layout.addWidget(QLabel(self.tr("No copies found.")))
+        self._section(self.tr("Copies and leaks ({0})").format(len(report.copy_groups)),
+                      "" if report.copy_groups else self.tr("No copies found."))
         for group in report.copy_groups[:MAX_ROWS]:
             self._add(self._copy_row(group, report.root))
         self._more(len(report.copy_groups))
-        self._section(self.tr("Odd pictures ({0})").format(len(report.odd_pictures)))
-        if not report.odd_pictures:
-            self.content_layout.addWidget(QLabel(self.tr("No odd pictures found.")))
-        for odd in report.odd_pictures[:MAX_ROWS]:
+        odd_pictures = odd_by_picture(report.odd_pictures)
+        self._section(self.tr("Odd pictures ({0})").format(len(odd_pictures)),
+                      "" if odd_pictures else self.tr("No odd pictures found."))
+        for odd in odd_pictures[:MAX_ROWS]:
             self._add(self._odd_row(odd, report.root))
-        self._more(len(report.odd_pictures))
+        self._more(len(odd_pictures))
         self._section(self.tr("Class balance and split sizes"))
         notes = report.notes or [self.tr("Class sizes and split sizes look fine.")]
         self.content_layout.addWidget(QLabel("\n".join(f"•  {n}" for n in notes),
@@ -197,7 +201,15 @@ class DoctorDialog(QDialog, JobHost):
         self.content_layout.addWidget(QLabel(labels, wordWrap=True))
         self.content_layout.addStretch(1)
         self._show_corrections()
+        self._tab_order()
         self.hub.load()
+
+    def _tab_order(self) -> None:
+        """Tab: "Check again", the findings' buttons top to bottom, Close (made before them)."""
+        chain = [self.again_button, *(w for r in self.rows for w in r.focus_chain()),
+                 self.close_button]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
 
     def _add(self, row: FindingRow) -> None:
         row.finish_actions()
@@ -211,8 +223,10 @@ class DoctorDialog(QDialog, JobHost):
         pics = group.pictures
         if group.problem == "leak":
             held_out = [p for p in pics if p.split != "train"]
-            row.add_action(self.tr("Take the copy out of validation/test"), self.tr(
-                "Leave the validation/test copies out; the training picture stays"),
+            where = split_words(held_out)
+            row.add_action(self.tr("Take the {0} out of {1}").format(
+                "copy" if len(held_out) == 1 else "copies", where), self.tr(
+                "Leave the copies in {0} out; the training picture stays").format(where),
                 lambda: self.leave_out([p.path for p in held_out],
                                        "a copy of a training picture in validation/test"))
         elif group.problem == "copies":
@@ -229,12 +243,16 @@ class DoctorDialog(QDialog, JobHost):
                 [p.path for p in pics if p.class_name != name], name))
         return row
 
-    def _odd_row(self, odd: OddPicture, root: str) -> FindingRow:
-        row = FindingRow(odd.reason[:1].upper() + odd.reason[1:], odd.detail, [odd.picture],
+    def _odd_row(self, odd: list[OddPicture], root: str) -> FindingRow:
+        """One picture with every reason it is odd (title "Almost uniform · Unlike every
+        class", a line of detail per reason) and one "Leave out"."""
+        picture, reasons = odd[0].picture, ", ".join(o.reason for o in odd)
+        row = FindingRow(" · ".join(capitalised(o.reason) for o in odd),
+                         "\n".join(capitalised(o.detail) + "." for o in odd), [picture],
                          root, self.hub)
         row.add_action(self.tr("Leave out"), self.tr("Leave this picture out of training and "
                                                       "scoring"),
-                       lambda: self.leave_out([odd.picture.path], f"odd picture: {odd.reason}"))
+                       lambda: self.leave_out([picture.path], f"odd picture: {reasons}"))
         return row
 
     # ------------------------------------------------------------------ fixes

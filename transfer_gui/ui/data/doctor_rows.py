@@ -10,14 +10,57 @@ from typing import Callable, Optional, Sequence
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
-                               QVBoxLayout, QWidget)
+                               QStyle, QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
 
 from transfer_gui.core.data.corrections import DataCorrections
-from transfer_gui.core.doctor import Picture
+from transfer_gui.core.doctor import DoctorReport, OddPicture, Picture
 from transfer_gui.ui.thumbnails import ThumbnailLoader, placeholder_pixmap, square_pixmap
 
 THUMB = 112  # px, side of a finding's thumbnails
+COMBO_CHARS = 40  # a class name longer than this is elided in a row's class box
 SPLIT_WORDS = {"train": "training", "val": "validation", "test": "test"}
+
+
+PIXEL_REASONS = ("almost uniform", "very dark", "very bright")  # before "unlike every class"
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def split_words(pictures: Sequence[Picture]) -> str:
+    """The splits of `pictures` in words: "validation", "test", "validation and test"."""
+    return " and ".join(sorted({SPLIT_WORDS.get(p.split, p.split) for p in pictures},
+                               reverse=True))
+
+
+def odd_by_picture(odd_pictures: Sequence[OddPicture]) -> list[list[OddPicture]]:
+    """The odd-picture findings grouped by picture (in the order first found), each group's
+    reasons with what is wrong with the pixels first: a nearly black picture is both "almost
+    uniform" and "unlike every class", and shows as one finding with one "Leave out"."""
+    groups: dict[str, list[OddPicture]] = {}
+    for odd in odd_pictures:
+        groups.setdefault(odd.picture.path, []).append(odd)
+    return [sorted(g, key=lambda o: o.reason not in PIXEL_REASONS) for g in groups.values()]
+
+
+def summary_words(report: DoctorReport) -> str:
+    """The report's first line in plain words, with plurals ("1 leak", "no copies")."""
+    copies = plural(len(report.copy_groups), "group of copies", "groups of copies")
+    kinds = [plural(n, one, many) for n, one, many in (
+        (len(report.leaks), "leak", "leaks"),
+        (len(report.conflicts), "label conflict", "label conflicts")) if n]
+    if kinds:
+        copies += f" ({', '.join(kinds)})"
+    if not report.copy_groups:
+        copies = "no copies"
+    labels = plural(len(report.label_findings), "likely label error", "likely label errors")
+    odd = plural(len(odd_by_picture(report.odd_pictures)), "odd picture", "odd pictures")
+    return f"{copies}, {labels} and {odd}"
 
 
 class ThumbnailHub(QObject):
@@ -92,6 +135,21 @@ def picture_tile(picture: Picture, root: str, hub: ThumbnailHub) -> QWidget:
     return tile
 
 
+class ElidedCombo(QComboBox):
+    """A combo box that shows a long current item with "…" at the end instead of cutting it."""
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt name)
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        option.currentText = self.fontMetrics().elidedText(
+            option.currentText, Qt.TextElideMode.ElideRight, field.width())
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+
 class FindingRow(QFrame):
     """A finding: its problem in words, its pictures side by side, its actions; after an
     action, what was done and an Undo (which removes those corrections)."""
@@ -109,7 +167,8 @@ class FindingRow(QFrame):
         tiles.setSpacing(10)
         for picture in self.pictures:
             tiles.addWidget(picture_tile(picture, root, hub))
-        tiles.addStretch(1)
+        if len(self.pictures) > 1:
+            tiles.addStretch(1)
         self.actions = QHBoxLayout()
         self.actions.setContentsMargins(0, 0, 0, 0)
         self.action_box = QWidget()
@@ -122,13 +181,22 @@ class FindingRow(QFrame):
         done = QHBoxLayout()
         done.addWidget(self.status, 1)
         done.addWidget(self.undo_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 8, 10, 8)
-        layout.addWidget(self.title)
-        layout.addWidget(self.detail)
-        layout.addLayout(tiles)
-        layout.addWidget(self.action_box)
-        layout.addLayout(done)
+        text = QVBoxLayout()
+        text.addWidget(self.title)
+        text.addWidget(self.detail)
+        if len(self.pictures) > 1:  # the pictures side by side, under what is wrong
+            text.addLayout(tiles)
+            text.addWidget(self.action_box)
+            text.addLayout(done)
+            self.setLayout(text)
+        else:  # one picture: its thumbnail beside the words, a third of the height
+            text.addWidget(self.action_box)
+            text.addLayout(done)
+            text.addStretch(1)
+            row = QHBoxLayout(self)
+            row.addLayout(tiles)
+            row.addLayout(text, 1)
+        self.layout().setContentsMargins(10, 8, 10, 8)
 
     def add_action(self, text: str, tip: str, handler: Callable[[], None]) -> QPushButton:
         button = QPushButton(text, toolTip=tip)
@@ -137,9 +205,20 @@ class FindingRow(QFrame):
         return button
 
     def add_class_choice(self, classes: Sequence[str], handler: Callable[[str], None]) -> None:
-        """"Keep as [class] ": relabel the group's pictures to the chosen class."""
-        combo = QComboBox(toolTip=self.tr("The class these pictures really show"))
-        combo.addItems(list(classes))
+        """"Keep as [class] ": relabel the group's pictures to the chosen class. A long class
+        name is elided in the box (not widening the row past the dialog); its list and the
+        tooltip show it whole."""
+        combo = ElidedCombo(toolTip=self.tr("The class these pictures really show"))
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(min(COMBO_CHARS, max(map(len, classes), default=1)))
+        combo.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        for name in classes:
+            combo.addItem(name)
+            combo.setItemData(combo.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+        combo.currentTextChanged.connect(lambda name: combo.setToolTip(self.tr(
+            "The class these pictures really show: {0}").format(name)))
+        combo.setToolTip(self.tr("The class these pictures really show: {0}").format(
+            combo.currentText()))
         self.add_action(self.tr("Keep them all as"), self.tr(
             "Give every picture of this group the class chosen beside"),
                         lambda: handler(combo.currentText()))
@@ -147,6 +226,12 @@ class FindingRow(QFrame):
 
     def finish_actions(self) -> None:
         self.actions.addStretch(1)
+
+    def focus_chain(self) -> list[QWidget]:
+        """The row's controls in reading order (actions left to right, then Undo), for the
+        dialog's Tab order."""
+        widgets = [self.actions.itemAt(i).widget() for i in range(self.actions.count())]
+        return [w for w in widgets if w is not None] + [self.undo_button]
 
     def show_corrections(self, corrections: DataCorrections) -> None:
         """Show what was done with this finding's pictures (and Undo), or its actions."""
