@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QPushButton, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from transfer_gui.core.data import IMAGE_EXTENSIONS
 from transfer_gui.core.errors import UserError
@@ -27,7 +27,7 @@ from transfer_gui.ui.model_in_use import ModelInUse
 from .predict_runner import PredictionRunner
 from .shift_dialog import ShiftButton
 from .predict_table import (COL_CONFIDENCE, COL_FILE, COL_FLAG, COL_PREDICTED, COL_THUMB, COL_TOP,
-                            ERROR_BG, THUMB, UNCERTAIN_BG, PredictionTable)
+                            ERROR_BG, THUMB, UNCERTAIN_BG, PredictionTable, ThresholdBox)
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.wizard_page import WizardPage, heading
 from transfer_gui.ui.error_dialog import user_error_message
@@ -79,11 +79,10 @@ class PredictPage(WizardPage):
         self.export_button.clicked.connect(self._choose_export)
 
         threshold_label = QLabel(self.tr("Flag belo&w"))
-        self.threshold = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=3,
-                                        value=0.7)
+        self.threshold = ThresholdBox(0.7)
         self.threshold.setToolTip(self.tr(
-            "Confidence threshold (0–1): rows whose top class has a lower probability are "
-            "flagged as uncertain"))
+            "Confidence threshold: rows whose top class has a lower confidence are flagged as "
+            "uncertain"))
         threshold_label.setToolTip(self.threshold.toolTip())
         threshold_label.setBuddy(self.threshold)
         self.threshold.valueChanged.connect(self._reflag)

@@ -12,9 +12,9 @@ import os
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem,
-                               QWidget)
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap, QValidator
+from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QHeaderView, QTableWidget,
+                               QTableWidgetItem, QWidget)
 
 from transfer_gui.core.ood import FLAG_WORDS, SCORE_HELP
 from transfer_gui.core.predict import Prediction
@@ -42,6 +42,38 @@ class _ConfidenceItem(QTableWidgetItem):
 
     def __lt__(self, other: QTableWidgetItem) -> bool:
         return self.data(Qt.ItemDataRole.UserRole) < other.data(Qt.ItemDataRole.UserRole)
+
+
+class ThresholdBox(QDoubleSpinBox):
+    """The confidence threshold, shown and typed as a percentage ("70%") like the Confidence
+    column and the summary under the table; value() stays a probability from 0 to 1."""
+
+    def __init__(self, value: float, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent, minimum=0.0, maximum=1.0, singleStep=0.05, decimals=3)
+        self.setSuffix("%")
+        self.setValue(value)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt name)
+        return f"{value * 100:g}"
+
+    def _percent(self, text: str) -> Optional[float]:
+        body = text.strip().removesuffix("%").strip().replace(",", ".")
+        try:
+            return float(body)
+        except ValueError:
+            return None
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802
+        percent = self._percent(text)
+        return self.value() if percent is None else percent / 100
+
+    def validate(self, text: str, pos: int) -> QValidator.State:
+        percent = self._percent(text)
+        if percent is None:
+            return (QValidator.State.Intermediate if text.strip().removesuffix("%").strip()
+                    in ("", "-", ".", ",") else QValidator.State.Invalid)
+        return (QValidator.State.Acceptable if 0 <= percent <= 100
+                else QValidator.State.Intermediate if percent > 100 else QValidator.State.Invalid)
 
 
 class PredictionTable(QTableWidget):
@@ -113,6 +145,9 @@ class PredictionTable(QTableWidget):
                 self.setItem(row, col, item)
             self._flag_row(row)
         self.setUpdatesEnabled(True)
+        shown = max((len(p.top) for p in predictions if not p.error), default=0)
+        if shown:  # "Top 2" for a two-class model, whose rows show two classes
+            self.horizontalHeaderItem(COL_TOP).setText(self.tr("Top {0}").format(shown))
 
     def clear_predictions(self) -> None:
         """Removes every row (thumbnails already loaded are kept for later rows)."""

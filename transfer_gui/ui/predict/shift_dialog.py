@@ -63,11 +63,10 @@ class ShiftDialog(QDialog, JobHost):
                                        failed=self._on_failed, cancelled=self._on_cancelled,
                                        stopped=self._on_stopped)
 
-        folder = QLabel(self.tr("New images: {0}").format(new_dir), wordWrap=True)
-        folder.setToolTip(self.tr("The folder compared with the model's training images"))
-        self.finding = QLabel(wordWrap=True)
-        self.finding.setObjectName("shiftFinding")
-        self.finding.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        folder = QLabel(self.tr("New images: {0}").format(new_dir), wordWrap=True, toolTip=(
+            self.tr("The folder compared with the model's training images")))
+        self.finding = QLabel(wordWrap=True, objectName="shiftFinding", textInteractionFlags=(
+            Qt.TextInteractionFlag.TextSelectableByMouse))
         self.finding.setToolTip(self.tr("What the comparison found, in plain words"))
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(
@@ -81,56 +80,46 @@ class ShiftDialog(QDialog, JobHost):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)  # _fit_class_column
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        self.details = QLabel(wordWrap=True)
-        self.details.setStyleSheet("color: palette(dark);")
-        self.details.setToolTip(self.tr(
+        self.table.setWordWrap(False)  # a long class name is elided, whole in its tooltip
+        self.details = QLabel(wordWrap=True, styleSheet="color: palette(dark);", toolTip=self.tr(
             "The test behind the finding: a kernel two-sample test (MMD) on the features the "
             "model's classifier sees, with a permutation p-value"))
 
         self.status = QLabel()
-        self.progress_bar = QProgressBar(textVisible=False)
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setToolTip(self.tr("How far the job is"))
-        self.stop_button = QPushButton(self.tr("&Stop"))
-        self.stop_button.setToolTip(self.tr("Stop the comparison or the recalibration"))
-        self.stop_button.clicked.connect(self.runner.cancel)
+        self.progress_bar = QProgressBar(textVisible=False, minimum=0, maximum=1000,
+                                         minimumWidth=200, toolTip=self.tr("How far the job is"))
+        self.stop_button = QPushButton(self.tr("&Stop"), clicked=self.runner.cancel, toolTip=(
+            self.tr("Stop the comparison or the recalibration")))
         running = QHBoxLayout()
         running.addWidget(self.status, 1)
         running.addWidget(self.progress_bar)
         running.addWidget(self.stop_button)
-
-        self.labelled_label = QLabel(self.tr("Labelled new images (optional): none"))
-        self.labelled_label.setToolTip(self.tr(
-            "A few new images sorted into one subfolder per class: both models are scored on "
-            "them, and the recalibrated one is kept only if it does better"))
-        self.labelled_button = QPushButton(self.tr("&Labelled images…"))
-        self.labelled_button.setToolTip(self.labelled_label.toolTip())
-        self.labelled_button.clicked.connect(self._choose_labelled)
-        self.recalibrate_button = QPushButton(self.tr("&Recalibrate and save as…"))
-        self.recalibrate_button.setToolTip(self.tr(
+        self.labelled_label = QLabel(self.tr("Labelled new images (optional): none"), toolTip=(
+            self.tr("A few new images sorted into one subfolder per class: both models are "
+                    "scored on them, and the recalibrated one is kept only if it does better")))
+        self.labelled_button = QPushButton(self.tr("&Labelled images…"), clicked=(
+            self._choose_labelled), toolTip=self.labelled_label.toolTip())
+        self.recalibrate_button = QPushButton(self.tr("&Recalibrate and save as…"), clicked=(
+            self._choose_and_recalibrate), toolTip=self.tr(
             "Adapt the model's batch-norm statistics to these images (no labels needed) and save "
             "it as a new model file; the original model stays as it is"))
-        self.recalibrate_button.clicked.connect(self._choose_and_recalibrate)
         recal = QHBoxLayout()
         recal.addWidget(self.labelled_label, 1)
         recal.addWidget(self.labelled_button)
         recal.addWidget(self.recalibrate_button)
-        self.recalibration = QLabel(wordWrap=True)
-        self.recalibration.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.recalibration.setToolTip(self.tr("What the recalibration did"))
-
+        self.recalibration = QLabel(wordWrap=True, toolTip=self.tr("What the recalibration did"),
+                                    textInteractionFlags=self.finding.textInteractionFlags())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(folder)
-        layout.addLayout(running)
-        layout.addWidget(self.finding)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.details)
-        layout.addLayout(recal)
-        layout.addWidget(self.recalibration)
-        layout.addWidget(buttons)
+        for part in (folder, running, self.finding, self.table, self.details, recal,
+                     self.recalibration, buttons):
+            if isinstance(part, QWidget):
+                layout.addWidget(part, 1 if part is self.table else 0)
+            else:
+                layout.addLayout(part)
         self.resize(780, 520)
         buttons.button(QDialogButtonBox.StandardButton.Close).setFocus()
         self._set_running(True, self.tr("Comparing with the training images…"))
@@ -240,16 +229,27 @@ class ShiftDialog(QDialog, JobHost):
                      else f"{class_words(c.adjusted_p)} ({class_p_text(report, c)})")
             for col, text in enumerate((c.name, str(c.n_new), str(c.n_reference), words)):
                 item = QTableWidgetItem(text)
+                item.setToolTip(text if col in (0, 3) else "")
                 if col in (1, 2):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
+        self._fit_class_column()
         t = report.overall
         self.details.setText(self.tr(
             "Kernel MMD test on the features the model's classifier sees: MMD² {0:.4f}, {1}, "
             "{2} permutations; {3} of {4} new images against {5} of {6} training images.").format(
             t.mmd2, p_text(t.p_value, t.permutations), t.permutations, report.compared_new,
             report.new_images, report.compared_reference, report.reference_images))
+
+    def _fit_class_column(self) -> None:
+        """As wide as the class names, at most 40% of the table (a long name is elided)."""
+        cap = max(120, int(self.table.viewport().width() * 0.4))
+        self.table.setColumnWidth(0, min(self.table.sizeHintForColumn(0) + 12, cap))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._fit_class_column()
 
     def reject(self) -> None:  # Close, Escape or the window's close button: stop the job first
         self.runner.shutdown()
