@@ -6,6 +6,8 @@ row or squeezing a column), the confidence threshold in percent and "Top 2" for 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PIL import Image
 
@@ -155,12 +157,22 @@ def test_shift_table_keeps_room_for_the_comparison_beside_a_long_class_name(qtbo
     report = ShiftReport(overall=MMDTest(0.03, 0.003, 195, 31, 1000, 1.0), per_class=[
         ClassShift("blue", 16, 3, None), ClassShift(LONG, 17, 7, test, 0.012)],
         new_images=31, compared_new=31, reference_images=195, compared_reference=195)
-    monkeypatch.setattr(shift_dialog, "shift_job", lambda state, model, folder: report)
+    def job(state, model, folder):  # the comparison, once the test has looked at the empty table
+        while not go:
+            state.cancel.raise_if_cancelled()
+            time.sleep(0.01)
+        return report
+
+    go = []
+    monkeypatch.setattr(shift_dialog, "shift_job", job)
     dialog = shift_dialog.ShiftDialog(tmp_path / "model.pt", str(tmp_path))
     qtbot.addWidget(dialog)
     dialog.show()  # its default size, 780x520
-    qtbot.waitUntil(lambda: dialog.report is not None and not dialog.is_running())
     table = dialog.table
+    header = table.horizontalHeader()
+    assert dialog.is_running() and table.columnWidth(0) >= header.sectionSizeHint(0)  # "Class"
+    go.append(True)
+    qtbot.waitUntil(lambda: dialog.report is not None and not dialog.is_running())
     assert table.columnWidth(0) <= 0.4 * table.viewport().width() + 1
     words = table.item(0, 3).text()
     assert words == "not compared: fewer than 5 images"

@@ -87,7 +87,7 @@ class ShiftDialog(QDialog, JobHost):
             "The test behind the finding: a kernel two-sample test (MMD) on the features the "
             "model's classifier sees, with a permutation p-value"))
 
-        self.status = QLabel()
+        self.status = QLabel(wordWrap=True)  # a failure's message, or a long saved path
         self.progress_bar = QProgressBar(textVisible=False, minimum=0, maximum=1000,
                                          minimumWidth=200, toolTip=self.tr("How far the job is"))
         self.stop_button = QPushButton(self.tr("&Stop"), clicked=self.runner.cancel, toolTip=(
@@ -206,7 +206,6 @@ class ShiftDialog(QDialog, JobHost):
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
         self._show_status(plain_message(message), error=True)
-        self.status.setWordWrap(True)
         self.status.setToolTip("\n\n".join(p for p in (message, details) if p))
 
     @Slot(object)
@@ -245,7 +244,8 @@ class ShiftDialog(QDialog, JobHost):
     def _fit_class_column(self) -> None:
         """As wide as the class names, at most 40% of the table (a long name is elided)."""
         cap = max(120, int(self.table.viewport().width() * 0.4))
-        self.table.setColumnWidth(0, min(self.table.sizeHintForColumn(0) + 12, cap))
+        names = min(self.table.sizeHintForColumn(0) + 12, cap)  # no narrower than "Class"
+        self.table.setColumnWidth(0, max(names, self.table.horizontalHeader().sectionSizeHint(0)))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
