@@ -14,7 +14,7 @@ from transfer_gui.core.models.efficientnet_lite import EfficientNetLite
 from transfer_gui.core.inputs import InputPipeline
 
 TORCHVISION = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
-               "convnext_tiny", "vit_b_16"]
+               "convnext_tiny", "vit_b_16", "vgg16", "vgg19", "inception_v3"]
 
 
 def _imagenet_probabilities(net: torch.nn.Module, photo: np.ndarray, spec) -> torch.Tensor:

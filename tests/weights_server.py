@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import http.server
 import threading
@@ -36,16 +37,17 @@ def _strip(net: TinyWithHead) -> TinyWithHead:
 
 
 @contextlib.contextmanager
-def served_backbone(folder: Path, name: str
+def served_backbone(folder: Path, name: str, like: BackboneSpec | None = None
                     ) -> Iterator[tuple[BackboneSpec, dict[str, torch.Tensor], Path]]:
     """Registers backbone `name` whose weights file, named as torchvision names its files
-    (`name-<sha256 prefix>.pth`), a local HTTP server serves from `folder`.
+    (`name-<sha256 prefix>.pth`), a local HTTP server serves from `folder`. The network is a
+    tiny one, or `like`'s architecture (a real registry entry) with generated weights.
 
     Yields (spec, the published state dict, the published file); unregisters and stops after.
     """
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(5)
-    state = TinyWithHead().state_dict()
+    state = (like.build_network() if like is not None else TinyWithHead()).state_dict()
     raw = folder / "raw.pth"
     torch.save(state, raw)
     published = raw.rename(folder / f"{name}-{hashlib.sha256(raw.read_bytes()).hexdigest()[:8]}.pth")
@@ -60,6 +62,8 @@ def served_backbone(folder: Path, name: str
         feature_dim=16, cam_layer="features.block2", build_network=TinyWithHead,
         strip_head=_strip, stages=lambda net: [net.features.block1, net.features.block2],
         weights_url=f"http://127.0.0.1:{server.server_address[1]}/{published.name}")
+    if like is not None:
+        spec = dataclasses.replace(like, name=name, weights_url=spec.weights_url)
     register_backbone(spec)
     try:
         yield spec, state, published

@@ -50,6 +50,36 @@ def _vit_stages(net: nn.Module) -> list[nn.Module]:
     return [embed, *layers[:-1], nn.ModuleList([layers[-1], net.encoder.ln])]
 
 
+def _vgg_stages(net: nn.Module) -> list[nn.Module]:
+    """The five convolution blocks (each ends with its max-pooling), then the kept fc6/fc7."""
+    blocks, current = [], []
+    for layer in net.features:
+        current.append(layer)
+        if isinstance(layer, nn.MaxPool2d):
+            blocks.append(nn.ModuleList(current))
+            current = []
+    return [*blocks, net.classifier]
+
+
+def _inception_strip(net: nn.Module) -> nn.Module:
+    """No ImageNet head and no auxiliary classifier (training would return two outputs)."""
+    net.fc = nn.Identity()
+    net.AuxLogits, net.aux_logits = None, False
+    return net
+
+
+def _inception_stages(net: nn.Module) -> list[nn.Module]:
+    stem = nn.ModuleList([net.Conv2d_1a_3x3, net.Conv2d_2a_3x3, net.Conv2d_2b_3x3,
+                          net.Conv2d_3b_1x1, net.Conv2d_4a_3x3])
+    return [stem, *(getattr(net, f"Mixed_{n}") for n in
+                    ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"))]
+
+
+# Built as the published weights expect: Inception-v3's were ported from TensorFlow and take
+# inputs rescaled to [-1, 1] (transform_input), and they hold the auxiliary classifier.
+_BUILD_OPTIONS = {"inception_v3": {"aux_logits": True, "transform_input": True,
+                                   "init_weights": False}}
+
 # name -> (display name, feature dim, strip head, stages, Grad-CAM layer)
 _ADAPTERS: dict[str, tuple] = {
     "resnet18": ("ResNet-18", 512, _resnet_strip, _resnet_stages, "layer4.1"),
@@ -63,6 +93,11 @@ _ADAPTERS: dict[str, tuple] = {
     # Keep LayerNorm2d + Flatten: the pooled features are normalised before the head.
     "convnext_tiny": ("ConvNeXt-Tiny", 768, _classifier_strip(2), _features_stages, "features.7"),
     "vit_b_16": ("ViT-B/16", 768, _vit_strip, _vit_stages, "encoder.layers.encoder_layer_11.ln_1"),
+    # The source material's VGG: keep fc6 + ReLU + Dropout + fc7 + ReLU, its 4096 features.
+    # (The batch-norm variants could not be measured here: no weights offline.)
+    "vgg16": ("VGG-16", 4096, _classifier_strip(5), _vgg_stages, "features.29"),
+    "vgg19": ("VGG-19", 4096, _classifier_strip(5), _vgg_stages, "features.35"),
+    "inception_v3": ("Inception-v3", 2048, _inception_strip, _inception_stages, "Mixed_7c"),
 }
 
 
@@ -86,7 +121,8 @@ def torchvision_specs() -> list[BackboneSpec]:
             ),
             feature_dim=dim,
             cam_layer=cam_layer,
-            build_network=lambda name=name: tvm.get_model(name, weights=None),
+            build_network=lambda name=name: tvm.get_model(name, weights=None,
+                                                          **_BUILD_OPTIONS.get(name, {})),
             strip_head=strip,
             stages=stages,
             weights_url=weights.url,
