@@ -1,9 +1,12 @@
 """Render every page and window at 1366x768 (a laptop screen) to PNG files the README shows.
 
 Drives the real main window offscreen through two real runs on a generated 10-class dataset
-whose class names include long and Japanese ones: scan, Lite0 feature extraction, then a short
-fine-tuning run, Results (with the Run picker), CAM, Predict, Compare and Export. It also prints
-each window's minimum size, which must fit 1366x700.
+whose class names include long and Japanese ones: scan, the data check ("Check data…" on a few
+planted problems: a copy, the same photo in two classes, a blank picture, two pictures in the
+wrong class), Lite0 feature extraction, then a short fine-tuning run, Results (with the Run
+picker) and its likely label errors, CAM, Predict (new images, some unlike any class: noise and
+line drawings), Compare with new images, Compare runs and Export. It also prints each window's
+minimum size, which must fit 1366x700.
 
     python docs/render_pages.py [--data DIR] [--out docs/screenshots]
 """
@@ -49,6 +52,40 @@ def make_dataset(root: Path, per_class: int = 24, size: int = 128) -> Path:
     return root
 
 
+def plant_problems(root: Path) -> Path:
+    """What "Check data…" should find: an extra copy in one class, the same photo in two
+    classes, a blank picture, and two pictures in the wrong class folder."""
+    import shutil
+
+    shutil.copy(root / "red" / "000.png", root / "red" / "000 copy.png")
+    shutil.copy(root / "green" / "001.png", root / "cyan" / "from green 001.png")
+    Image.new("RGB", (128, 128), (3, 3, 3)).save(root / "white" / "blank.png")
+    (root / "blue" / "002.png").rename(root / "purple" / "002.png")
+    (root / "yellow" / "003.png").rename(root / "pink" / "003.png")
+    return root
+
+
+def make_new_images(root: Path, size: int = 128) -> Path:
+    """New images to predict: a few shapes like the training ones, and some unlike any class
+    (noise and line drawings), which the Predict table flags."""
+    from synthetic import render_shape
+
+    rng = np.random.default_rng(7)
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("red", "green", "blue", "orange shapes photographed under a lamp", "white"):
+        for i in range(2):
+            pixels, _ = render_shape(rng, CLASSES[name], size)
+            Image.fromarray(pixels).save(root / f"{name[:12]} {i}.png")
+    for i in range(3):
+        noise = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        Image.fromarray(noise).save(root / f"noise {i}.png")
+        drawing = np.full((size, size, 3), 255, np.uint8)
+        drawing[20 + 30 * i:25 + 30 * i, :] = 0
+        drawing[:, 40 + 20 * i:45 + 20 * i] = 0
+        Image.fromarray(drawing).save(root / f"drawing {i}.png")
+    return root
+
+
 def wait_until(app, condition, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -80,7 +117,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     app = create_app(sys.argv[:1])
     work = Path(tempfile.mkdtemp(prefix="render_"))
-    data = args.data or str(make_dataset(work / "shapes"))
+    data = args.data or str(plant_problems(make_dataset(work / "shapes")))
     window = MainWindow(QSettings(str(work / "s.ini"), QSettings.Format.IniFormat),
                         runs_root=work / "runs")
     window.resize(*SIZE)
@@ -95,6 +132,10 @@ def main() -> None:
     window.data_page.open_folder(data)
     wait_until(app, lambda: window.state.dataset is not None)
     shot(window, "1-data", 2.0)  # thumbnails
+    doctor = window.data_page.doctor_button.open_check()  # "Check data…", its default size
+    wait_until(app, lambda: doctor.report is not None)
+    shot(doctor, "10-doctor", 2.0)
+    doctor.reject()
     window.go_to(1)
     shot(window, "2-model")
     window.go_to(2)
@@ -117,6 +158,10 @@ def main() -> None:
     shot(window, "4-train")
     window.go_to(4)
     shot(window, "5-results", 2.0)  # gallery thumbnails
+    review = window.results_page.label_review.open_review()  # "Likely label errors…"
+    wait_until(app, lambda: review.review is not None)
+    shot(review, "11-label-review", 2.0)
+    review.reject()
     evaluation = window.state.result.evaluation
     mistakes = evaluation["splits"][evaluation["primary_split"]]["misclassified"]
     path = mistakes[0]["file"] if mistakes else window.state.dataset.split("val")[0].path
@@ -127,10 +172,14 @@ def main() -> None:
     shot(panel, "6-cam")
     panel.close()
     window.go_to(5)
-    val_folder = Path(window.state.dataset.split("val")[0].path).parent
-    window.predict_page.add_paths([str(val_folder)])
+    new_images = make_new_images(work / "new images")
+    window.predict_page.add_paths([str(new_images)])
     wait_until(app, lambda: not window.predict_page.is_running() and window.predict_page.predictions)
     shot(window, "7-predict", 2.0)
+    shift = window.predict_page.shift_button.compare(str(new_images))  # its default size
+    wait_until(app, lambda: shift.report is not None and not shift.is_running())
+    shot(shift, "12-shift")
+    window.predict_page.shift_button.shutdown()
     window.open_compare()
     compare = window.compare_view
     compare.resize(*SIZE)
