@@ -17,6 +17,7 @@ from .cli_commands.common import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, 
 from .cli_commands.doctor import DOCTOR_SUMMARY, add_doctor_options, cmd_doctor
 from .cli_commands.models import cmd_backbones, cmd_evaluate, cmd_predict
 from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
+from .cli_commands.rank import RANK_SUMMARY, add_rank_options, cmd_rank
 from .cli_commands.shift import SHIFT_SUMMARY, add_shift_options, cmd_shift
 from .cli_commands.train import add_option_flag, cmd_train
 from .core.errors import Cancelled, UserError
@@ -25,7 +26,7 @@ __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build
 
 COMMANDS = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "cam": cmd_cam, "compare": cmd_compare, "export": cmd_export,
-            "cv": cmd_cv, "shift": cmd_shift, "doctor": cmd_doctor}
+            "cv": cmd_cv, "rank": cmd_rank, "shift": cmd_shift, "doctor": cmd_doctor}
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -131,6 +132,7 @@ _COMMAND_PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
                 _add_predict_options),
     "cam": ("class activation maps: which image regions drove a prediction", _add_cam_options),
     "cv": (CV_SUMMARY, add_cv_options),
+    "rank": (RANK_SUMMARY, add_rank_options),
     "export": ("export a run's model (TorchScript, ONNX or a bundle) and check it against the "
                "run's validation images", _add_export_options),
     "compare": ("compare run folders side by side in a table", _add_compare_options),
