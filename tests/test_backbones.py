@@ -103,3 +103,4 @@ def test_offline_without_weights_says_how_to_import():
 def test_every_entry_has_display_facts():
     for spec in all_backbones():
         assert spec.display_name and spec.gflops > 0 and 0 < spec.imagenet_top1 < 100
+        assert (spec.download_mb > 0) == (spec.weights_url is not None)  # shown before a download

@@ -40,6 +40,7 @@ def test_lite0_is_preselected_and_ready(qtbot):
     row = row_of(page, "efficientnet_lite0")
     assert page.table.item(row, 5).text() == "bundled"
     assert not page.download_button.isEnabled()
+    assert page.table.item(row_of(page, "vgg16"), 5).text() == "download needed (528 MB)"
     page.shutdown()
 
 

@@ -39,8 +39,11 @@ def cmd_backbones(args: argparse.Namespace) -> int:
         bar.close()
         print(f"{spec.display_name} weights: {path}")
     rows = [(s.name, s.display_name, f"{s.num_params / 1e6:.1f}M", str(s.preprocessing.input_size),
-             f"{s.imagenet_top1:.1f}%", f"{s.gflops:.2f}", availability(s)) for s in all_backbones()]
-    header = ("name", "display name", "params", "input", "ImageNet top-1", "GFLOPs", "weights")
+             f"{s.imagenet_top1:.1f}%", f"{s.gflops:.2f}",
+             f"{s.download_mb:.0f} MB" if s.download_mb else "-", availability(s))
+            for s in all_backbones()]
+    header = ("name", "display name", "params", "input", "ImageNet top-1", "GFLOPs", "download",
+              "weights")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

