@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
 from .crossval import DEFAULT_FOLDS, DEFAULT_SEED, check_folds, fold_heads
-from .data import scan_dataset
+from .data import DatasetScan, scan_dataset
 from .errors import ConfigError
 from .features import FeatureCache, dataset_features
 from .jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
@@ -142,12 +143,16 @@ def rank_backbones(data_dir: str, backbones: Optional[Sequence[str]] = None, *,
                    class_weights: str = TrainConfig.class_weights,
                    leave_out_empty_classes: bool = False, estimate: bool = True,
                    cache: Optional[FeatureCache] = None, allow_download: bool = False,
+                   scan: Optional[DatasetScan] = None,
                    progress: ProgressCallback = no_progress,
                    cancel: Optional[CancelToken] = None) -> Ranking:
     """Scores each backbone on every labelled image of `data_dir` and ranks them (see the
-    module docstring). The images are scanned once; each backbone's features come from `cache`
-    where it has them. Raises a UserError (a DatasetError, ConfigError, WeightsError) on bad
-    input, before any feature is computed where it can be told before."""
+    module docstring). The images are scanned once, or not at all when `scan` is a scan of
+    `data_dir` already made (the Data page's, with the user's corrections: its samples and
+    labels are ranked as they are, `leave_out_empty_classes` is then unused); each backbone's
+    features come from `cache` where it has them. Raises a UserError (a DatasetError,
+    ConfigError, WeightsError) on bad input, before any feature is computed where it can be
+    told before."""
     TrainConfig.for_mode(data_dir, seed=seed, class_weights=class_weights)  # as `cv` checks them
     tuning = TrainConfig.for_mode(data_dir, FINE_TUNING)  # its split sizes time fine-tuning
     if neighbours < 1:
@@ -158,10 +163,13 @@ def rank_backbones(data_dir: str, backbones: Optional[Sequence[str]] = None, *,
     if not specs:
         raise ConfigError(f"No backbone to rank: {_join(missing)} "
                           f"{'is' if len(missing) == 1 else 'are'} {NOT_HERE}.")
-    scan = scan_dataset(data_dir, val_fraction=tuning.val_fraction,
-                        test_fraction=tuning.test_fraction, seed=tuning.split_seed,
-                        leave_out_empty_classes=leave_out_empty_classes,
-                        progress=StageProgress(progress, 0, .02, "scan"), cancel=cancel)
+    if scan is None:
+        scan = scan_dataset(data_dir, val_fraction=tuning.val_fraction,
+                            test_fraction=tuning.test_fraction, seed=tuning.split_seed,
+                            leave_out_empty_classes=leave_out_empty_classes,
+                            progress=StageProgress(progress, 0, .02, "scan"), cancel=cancel)
+    elif Path(scan.root).resolve() != Path(data_dir).resolve():
+        raise ValueError(f"the scan is of {scan.root}, not of {data_dir}")
     files = [s.path for s in scan.samples]
     labels = np.array([s.label for s in scan.samples], dtype=int)
     check_folds(labels, scan.class_names, folds)
