@@ -1,6 +1,8 @@
 """A run folder: the one owner of the files a training run leaves.
 
-- config.json      the TrainConfig (with schema_version) and the software versions
+- config.json      the TrainConfig (with schema_version) and the software versions; after an
+                   automatic search of the settings also "auto_settings" (core/auto: what was
+                   searched, fixed and chosen, and every trial)
 - dataset.json     classes, split counts, warnings and every skipped file with its reason
 - metrics.jsonl    one JSON line per epoch: train/val loss and accuracy, lr, seconds
 - model.pt         the best model (see model_file)
@@ -34,6 +36,7 @@ MODEL = "model.pt"
 EVALUATION = "evaluation.json"
 RESULT = "result.json"
 RUN_FILES = (CONFIG, DATASET, METRICS, EVALUATION, RESULT, MODEL)
+AUTO_SETTINGS = "auto_settings"  # config.json's key of the settings search, when there was one
 
 
 class NotARunError(UserError):
@@ -145,6 +148,12 @@ class Run:
                                path=str(self.path)) from None
         return config
 
+    def auto_settings(self) -> Optional[dict[str, Any]]:
+        """The automatic search that chose the run's settings (config.json's "auto_settings"),
+        or None when the settings were not searched."""
+        found = self.config_dict().get(AUTO_SETTINGS)
+        return found if isinstance(found, dict) else None
+
     def data_dir(self) -> Path:
         """The dataset folder the run trained on (a relative record is relative to the run)."""
         return self._data_dir(self.config_dict().get("data_dir"))
@@ -243,4 +252,4 @@ class Run:
 
 
 __all__ = ["Run", "NotARunError", "RUN_FILES", "CONFIG", "DATASET", "METRICS", "MODEL",
-           "EVALUATION", "RESULT"]
+           "EVALUATION", "RESULT", "AUTO_SETTINGS"]

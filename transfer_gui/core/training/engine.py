@@ -133,7 +133,8 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
               progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None,
               feature_cache: Optional[FeatureCache] = None, allow_download: bool = True,
               evaluate_after_cancel: bool | Callable[[], bool] = False,
-              overwrite: bool = False, dataset: Optional[DatasetScan] = None) -> TrainingResult:
+              overwrite: bool = False, dataset: Optional[DatasetScan] = None,
+              evaluate: bool = True, config_notes: Optional[dict] = None) -> TrainingResult:
     """Train one model as `config` says and write the run folder `run_dir` whole.
 
     The run is staged beside `run_dir` and moved into place once it has a model (RunWriter):
@@ -149,6 +150,9 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
     `cancelled` set; with `evaluate_after_cancel` (a bool, or a function asked once training has
     stopped) that best model is then evaluated too: the GUI wants its results after Stop, but
     not when its window is closing, and a Ctrl-C on the command line wants to exit.
+    `evaluate=False` skips the evaluation (and the "unlike the training data" fit) altogether:
+    a settings search's trials are scored on their validation curve. `config_notes`: more keys
+    for config.json beside the settings (e.g. "auto_settings": the search that chose them).
     """
     config = replace(config.validated(), data_dir=os.path.abspath(config.data_dir))
     started = time.perf_counter()
@@ -157,13 +161,13 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
         feature_cache = (FeatureCache(config.feature_cache_dir) if config.feature_cache_dir
                          else default_feature_cache())
     with RunWriter(run_dir, overwrite=overwrite) as out:
-        out.write_config(config.to_dict())
+        out.write_config({**config.to_dict(), **(config_notes or {})})
         run = _Run(config, out, progress, cancel, feature_cache, allow_download)
         result = TrainingResult(out.destination, config, None,
                                 device=device_description(run.device))
         seed_everything(config.seed)
         try:
-            _train(run, result, callbacks, started, evaluate_after_cancel,
+            _train(run, result, callbacks, started, evaluate_after_cancel, evaluate,
                    dataset if dataset is not None and scan_matches(dataset, config) else None,
                    dataset.corrections if dataset is not None else {})
         finally:
@@ -183,7 +187,7 @@ def scan_matches(scan: DatasetScan, config: TrainConfig) -> bool:
 
 
 def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], started: float,
-           evaluate_after_cancel: bool | Callable[[], bool],
+           evaluate_after_cancel: bool | Callable[[], bool], evaluate: bool,
            scanned: Optional[DatasetScan], corrections: dict) -> TrainingResult:
     config, out, cancel = run.config, run.dir, run.cancel
     try:
@@ -225,7 +229,7 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
         _decide_fine_tuning(result, plan)
     if trainer.cancelled and callable(evaluate_after_cancel):
         evaluate_after_cancel = evaluate_after_cancel()
-    if result.best is not None and (evaluate_after_cancel or not trainer.cancelled):
+    if result.best is not None and evaluate and (evaluate_after_cancel or not trainer.cancelled):
         run.add_unlike_training(model, plan)
         report = run.stage("evaluate")
         report(Progress(0.0, "Evaluating the best model"))
