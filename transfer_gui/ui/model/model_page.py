@@ -20,6 +20,8 @@ from transfer_gui.ui.state import AppState
 from transfer_gui.ui.workers import JobHost
 from transfer_gui.ui.wizard_page import WizardPage, heading
 
+from .which_backbone_button import WhichBackboneButton
+
 
 class ModelPage(WizardPage, JobHost):
     COLUMNS = ("Backbone", "Parameters", "Input", "ImageNet top-1", "Relative speed", "Weights")
@@ -39,7 +41,11 @@ class ModelPage(WizardPage, JobHost):
             "The backbone is a network already trained on a million ImageNet photos; it turns each "
             "image into features your classifier learns from. Smaller and faster is often enough."))
         intro.setWordWrap(True)
-        box_layout.addWidget(intro)
+        self.which_button = WhichBackboneButton(state, self)
+        top = QHBoxLayout()
+        top.addWidget(intro, 1)
+        top.addWidget(self.which_button, 0, Qt.AlignmentFlag.AlignTop)
+        box_layout.addLayout(top)
         self.table = QTableWidget(len(self.specs), len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels([self.tr(c) for c in self.COLUMNS])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -156,6 +162,9 @@ class ModelPage(WizardPage, JobHost):
         button = self.mode_buttons[self.state.mode]
         if not button.isChecked():
             button.setChecked(True)
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or self.specs[rows[0].row()].name != self.state.backbone:
+            self._select(self.state.backbone)  # chosen elsewhere: "Which backbone?", a project
 
     def _needs_weights(self) -> bool:
         return self.state.mode != FROM_SCRATCH
@@ -221,3 +230,4 @@ class ModelPage(WizardPage, JobHost):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+        self.which_button.shutdown()

@@ -1,0 +1,150 @@
+"""The Model page's "Which backbone?" (issue 15): `rank_job` ranks the Data page's scan without
+scanning again (its corrections count), and the window ranks Lite0 and the tiny test net in the
+background, shows a row per backbone (one whose weights are not here says where to get them),
+recommends one, and "Use" makes the chosen row the Model page's backbone. Stop and closing the
+window during a ranking stop it cleanly."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from synthetic import make_color_dataset
+from transfer_gui.core.data import scan_dataset
+from transfer_gui.core.data.corrections import DataCorrections
+from transfer_gui.core.jobs.rank import folds_for, rank_job
+from transfer_gui.core.jobs.state import RecordingState
+from transfer_gui.core.models import DOWNLOAD_NEEDED, availability, get_backbone
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture(autouse=True)
+def ranked_here(monkeypatch, tiny_backbone):
+    """An in-memory feature cache; backbones on offer: Lite0, the tiny test net and VGG-16
+    (whose weights are not here); and no dataset scan inside the ranking (`scans` counts
+    attempts: the Data page's scan must be reused)."""
+    from transfer_gui.core import rank
+    from transfer_gui.core.features import FeatureCache
+
+    cache = FeatureCache()
+    monkeypatch.setattr("transfer_gui.core.jobs.rank.default_feature_cache", lambda: cache)
+    offered = [get_backbone(n) for n in ("efficientnet_lite0", tiny_backbone.name, "vgg16")]
+    monkeypatch.setattr(rank, "all_backbones", lambda: offered)
+    scans = []
+
+    def no_scan(*args, **kwargs):
+        scans.append(args)
+        raise AssertionError("the ranking scanned the folder again")
+
+    monkeypatch.setattr(rank, "scan_dataset", no_scan)
+    assert availability(offered[2]) == DOWNLOAD_NEEDED
+    return scans
+
+
+def test_rank_job_ranks_the_given_scan_with_its_corrections(tmp_path, tiny_backbone, ranked_here):
+    root = make_color_dataset(tmp_path / "d", per_class=6)
+    scan = scan_dataset(root)
+    left_out = scan.samples[0].path
+    corrected = DataCorrections().excluding(str(root), left_out, "test").applied(scan)
+    state = RecordingState()
+    ranking = rank_job(state, corrected, [tiny_backbone.name], estimate=False)
+    assert ranked_here == []  # not scanned again
+    assert ranking.num_images == len(scan.samples) - 1 == 17
+    assert ranking.folds == 5 and [r.backbone for r in ranking.ranked] == [tiny_backbone.name]
+    assert state.progresses[-1].fraction == 1.0
+    # a class of 3 pictures: 3 folds, not an error that names a command-line flag
+    small = DataCorrections()
+    for sample in [s for s in scan.samples if s.label == 0][:3]:
+        small = small.excluding(str(root), sample.path, "test")
+    assert folds_for(small.applied(scan)) == 3
+
+
+# ------------------------------------------------------------------------------ the window
+@pytest.fixture
+def page(qtbot, tmp_path):
+    from transfer_gui.ui.model.model_page import ModelPage
+    from transfer_gui.ui.state import AppState
+
+    state = AppState()
+    page = ModelPage(state)
+    qtbot.addWidget(page)
+    page.resize(1366, 768)
+    page.show()
+    yield page
+    page.shutdown()
+
+
+def with_dataset(page, tmp_path):
+    root = make_color_dataset(tmp_path / "d", per_class=8)
+    page.state.set_dataset(str(root), scan_dataset(root))
+    return root
+
+
+def test_needs_a_dataset_then_ranks_and_use_picks_the_backbone(page, qtbot, tmp_path,
+                                                              tiny_backbone, ranked_here):
+    button = page.which_button
+    assert not button.isEnabled() and "Data page" in button.toolTip()
+    assert button.open_ranking() is None
+    with_dataset(page, tmp_path)
+    assert button.isEnabled() and button.text() == "&Which backbone?"
+    dialog = button.open_ranking()
+    assert dialog.is_running() and not dialog.use_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.ranking is not None, timeout=TIMEOUT)
+    assert ranked_here == [] and dialog.summary.text().startswith("Use ")
+    ranking = dialog.ranking
+    assert {r.backbone for r in ranking.ranked} == {"efficientnet_lite0", tiny_backbone.name}
+    assert ranking.unavailable == ["vgg16"] and ranking.fine_tuning_seconds > 0
+    table = dialog.table
+    assert table.rowCount() == 3
+    best = ranking.ranked[0]
+    assert table.item(0, 0).text() == f"{best.display_name}  (recommended)"
+    assert table.item(0, 1).text().endswith("%") and "\u00b1" in table.item(0, 1).text()
+    assert "download them on the Model page" in table.item(2, 1).text()
+    assert all(table.horizontalHeaderItem(c).toolTip() for c in range(table.columnCount()))
+    assert "would take about" in dialog.summary.text()
+    assert dialog.use_button.text() == f"&Use {best.display_name}"
+    # choose the other ranked row and use it: the Model page selects it
+    other = ranking.ranked[1]
+    table.selectRow(1)
+    assert dialog.use_button.text() == f"&Use {other.display_name}"
+    table.selectRow(2)  # the backbone without weights cannot be used
+    assert dialog.selected_backbone() is None and not dialog.use_button.isEnabled()
+    assert "Choose a ranked backbone" in dialog.use_button.toolTip()
+    table.selectRow(1)
+    dialog.use_button.click()
+    assert page.state.backbone == other.backbone and not dialog.isVisible()
+    assert page.specs[page.table.selectionModel().selectedRows()[0].row()].name == other.backbone
+    # opened again on the same data: the last ranking, not a new one
+    assert button.open_ranking() is dialog and not dialog.is_running()
+    assert dialog.ranking is ranking
+
+
+def test_stop_and_close_stop_the_ranking(page, qtbot, tmp_path, monkeypatch):
+    import transfer_gui.ui.model.which_backbone as which_backbone
+
+    started = []
+
+    def slow_job(state, scan, *args):  # stands in for the ranking: waits to be stopped
+        started.append(scan)
+        while True:
+            state.cancel.raise_if_cancelled()
+            time.sleep(0.01)
+
+    monkeypatch.setattr(which_backbone, "rank_job", slow_job)
+    with_dataset(page, tmp_path)
+    dialog = page.which_button.open_ranking()
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=TIMEOUT)
+    assert started[0] is page.state.dataset
+    assert dialog.stop_button.isVisibleTo(dialog) and not dialog.again_button.isEnabled()
+    dialog.stop_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=TIMEOUT)
+    assert dialog.summary.text().startswith("Ranking stopped")
+    assert dialog.again_button.isEnabled() and not dialog.stop_button.isVisibleTo(dialog)
+    dialog.again_button.click()  # rank again, then close the window while it runs
+    qtbot.waitUntil(lambda: len(started) == 2, timeout=TIMEOUT)
+    dialog.close_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=TIMEOUT)
+    assert not dialog.isVisible() and dialog.ranking is None
+    assert page.which_button.open_ranking() is dialog and dialog.is_running()  # ranks anew
