@@ -82,7 +82,10 @@ def test_balance_notes_name_small_classes_imbalance_and_thin_splits():
     text = " ".join(notes)
     assert "Few pictures in 'dog'" in text
     assert "'cat' has 100 pictures, 'dog' only 8" in text
-    assert "Under 5 val pictures of 'dog'" in text
+    assert "Under 5 validation pictures of 'dog'" in text
+    every = " ".join(balance_notes(_scan({"a": {"train": 40, "val": 3, "test": 10},
+                                          "b": {"train": 40, "val": 2, "test": 10}})))
+    assert "Under 5 validation pictures of every class" in every
     assert balance_notes(_scan({"a": {"train": 40, "val": 10, "test": 10},
                                 "b": {"train": 40, "val": 10, "test": 10}})) == []
 
@@ -94,7 +97,7 @@ def test_copy_groups_say_what_is_wrong():
     conflict = CopyGroup((train_cat, train_dog), exact=True, similarity=1.0)
     plain = CopyGroup((train_cat, Picture("/d.jpg", "cat", "train")), exact=True, similarity=1.0)
     assert (leak.problem, conflict.problem, plain.problem) == ("leak", "label conflict", "copies")
-    assert "val score is inflated" in leak.describe()
+    assert "in training and in validation: the validation score is inflated" in leak.describe()
     assert "labelled differently (cat, dog)" in conflict.describe()
     assert "the same file in class 'cat'" in plain.describe()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..errors import DatasetError, EmptyClassError
+from .splits import split_word
 
 MIN_CLASSES = 2
 SMALL_CLASS_IMAGES = 10
@@ -115,7 +116,8 @@ def dataset_warnings(counts: dict[str, dict[str, int]], num_skipped: int) -> lis
                 f"but '{smallest}' only {train[smallest]} (more than 3:1); the model may "
                 "favour the larger class - add images to the smaller one if you can"
             )
-    for split, label in (("val", "validation"), ("test", "test")):
+    for split in ("val", "test"):
+        label = split_word(split)
         if any(per_split[split] for per_split in counts.values()):
             for name, per_split in counts.items():
                 if per_split[split] == 0:
@@ -139,7 +141,7 @@ def empty_split_message(split: str, folder: str | None, skipped: list[tuple[str,
         folder: The split's own folder, when it was read from one (None when carved).
         skipped: (path, reason) of that split's files that could not be used.
     """
-    label = "validation" if split == "val" else split
+    label = split_word(split)
     if folder is None and not skipped:
         return (f"The dataset has no {label} images. Add a '{split}' folder, or more images per "
                 "class so some can be set aside.")

@@ -9,8 +9,7 @@ from typing import Any
 
 from .checks import dataset_warnings, empty_split_message
 from .formats import IMAGE_EXTENSIONS
-
-SPLIT_NAMES = ("train", "val", "test")
+from .splits import SPLIT_NAMES
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Stratified, seeded splitting of labelled items into parts (train / val / test)."""
+"""The splits (train / val / test): their names in files and in plain words, and stratified,
+seeded splitting of labelled items into them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+SPLIT_NAMES = ("train", "val", "test")
+SPLIT_WORDS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def split_word(split: str) -> str:
+    """The split as a user reads it: "validation" for "val"."""
+    return SPLIT_WORDS.get(split, split)
 
 
 def part_sizes(count: int, fractions: Sequence[float]) -> list[int]:

@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..data import DatasetScan, ImageReadError
+from ..data.splits import split_word
 from ..features import (DatasetFeatures, FeatureCache, dataset_features, default_feature_cache,
                         file_signature)
 from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
@@ -108,8 +109,12 @@ def balance_notes(scan: DatasetScan) -> list[str]:
     for split in ("val", "test"):
         thin = [name for name, by_split in counts.items() if 0 < by_split[split] < FEW_HELD_OUT]
         if thin and any(by_split[split] for by_split in counts.values()):
-            notes.append(f"Under {FEW_HELD_OUT} {split} pictures of {', '.join(map(repr, thin))}: "
-                         f"the {split} score of these classes will be very uncertain.")
+            word = split_word(split)
+            which = ("every class" if len(thin) == len(counts)
+                     else ", ".join(map(repr, thin)))
+            notes.append(f"Under {FEW_HELD_OUT} {word} pictures of {which}: the {word} score "
+                         f"of {'each class' if len(thin) == len(counts) else 'these classes'} "
+                         f"will be very uncertain.")
     return notes
 
 

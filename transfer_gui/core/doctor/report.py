@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..data.splits import split_word
+
 TRAIN = "train"
 
 
@@ -46,7 +48,8 @@ class CopyGroup:
             classes = ", ".join(sorted({p.class_name for p in self.pictures}))
             return f"{count} pictures are {how} but are labelled differently ({classes})."
         if self.leak:
-            splits = ", ".join(sorted({p.split for p in self.pictures} - {TRAIN}))
+            splits = " and ".join(split_word(split) for split in
+                                  sorted({p.split for p in self.pictures} - {TRAIN}))
             return (f"{count} pictures are {how}, in training and in {splits}: the {splits} "
                     f"score is inflated because the model has seen this photo.")
         return f"{count} pictures are {how} in class '{self.pictures[0].class_name}'."

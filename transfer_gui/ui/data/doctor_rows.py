@@ -13,12 +13,12 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QLabel, QPushButt
                                QStyle, QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
 
 from transfer_gui.core.data.corrections import DataCorrections
+from transfer_gui.core.data.splits import SPLIT_WORDS
 from transfer_gui.core.doctor import DoctorReport, OddPicture, Picture
 from transfer_gui.ui.thumbnails import ThumbnailLoader, placeholder_pixmap, square_pixmap
 
 THUMB = 112  # px, side of a finding's thumbnails
 COMBO_CHARS = 40  # a class name longer than this is elided in a row's class box
-SPLIT_WORDS = {"train": "training", "val": "validation", "test": "test"}
 
 
 PIXEL_REASONS = ("almost uniform", "very dark", "very bright")  # before "unlike every class"

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QMenu, 
                                QToolButton, QVBoxLayout, QWidget)
 
 from transfer_gui.core.doctor import LabelFinding
-from transfer_gui.ui.data.doctor_rows import SPLIT_WORDS, ThumbnailHub
+from transfer_gui.core.data.splits import SPLIT_WORDS
+from transfer_gui.ui.data.doctor_rows import ThumbnailHub
 
 CARD_WIDTH = 372  # px: three cards side by side in the dialog on a 1366 px screen
 
