@@ -21,6 +21,7 @@ from .models.weights import load_into
 from .ood import checked_blocks
 
 MODEL_FORMAT = "transfer_gui.model"
+ENSEMBLE_FORMAT = "transfer_gui.ensemble"  # several models averaged: core/ensemble/
 MODEL_SCHEMA_VERSION = 1
 PREPROCESSING_KEYS = ("input_size", "resize_size", "mean", "std")
 INPUT_SIZE_RANGE = (8, 2048)  # pixels; the backbones use 224 to 297 (the test one 32)
@@ -44,8 +45,16 @@ def save_model(path: str | Path, model: TransferModel, spec: BackboneSpec, class
                blocks: Optional[dict[str, Any]] = None) -> Path:
     """Write model.pt atomically; `blocks` adds optional weights-only blocks (core/ood.py's
     `training_blocks`: "ood", "feature_reference")."""
+    return atomic_torch_save(path, model_record(model, spec, class_names, mode, dropout,
+                                                state_dict, blocks))
+
+
+def model_record(model: TransferModel, spec: BackboneSpec, class_names: list[str], mode: str,
+                 dropout: float, state_dict: dict[str, torch.Tensor] | None = None,
+                 blocks: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """What model.pt holds (weights-only types); an ensemble file holds one per member."""
     state = state_dict if state_dict is not None else model.state_dict()
-    return atomic_torch_save(path, {
+    return {
         **(blocks or {}),
         "format": MODEL_FORMAT,
         "schema_version": MODEL_SCHEMA_VERSION,
@@ -55,7 +64,7 @@ def save_model(path: str | Path, model: TransferModel, spec: BackboneSpec, class
         "mode": mode,
         "dropout": dropout,
         "state_dict": {k: v.detach().cpu() for k, v in state.items()},
-    })
+    }
 
 
 def load_model(path: str | Path) -> LoadedModel:
@@ -74,6 +83,15 @@ def load_model(path: str | Path) -> LoadedModel:
                              f"weights, which could run code. ({exc})", path=str(path)) from None
     except Exception as exc:  # torch raises many types for damaged files (KeyError, EOFError, ...)
         raise ModelFileError(f"{path} is not a readable model file ({exc}).", path=str(path)) from None
+    if isinstance(data, dict) and data.get("format") == ENSEMBLE_FORMAT:
+        from .ensemble.ensemble_file import ensemble_from_record
+
+        return ensemble_from_record(data, path)
+    return model_from_record(data, path)
+
+
+def model_from_record(data: Any, path: Path) -> LoadedModel:
+    """The model a record read from `path` describes, after checking every fact."""
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path} is not a transfer_gui model file.", path=str(path))
     facts = _checked_facts(data, path)
