@@ -15,6 +15,7 @@ from .cli_commands.crossval import CV_SUMMARY, add_cv_options, cmd_cv
 from .cli_commands.common import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
                                   BackboneName, positive_int)
 from .cli_commands.doctor import DOCTOR_SUMMARY, add_doctor_options, cmd_doctor
+from .cli_commands.ensemble import ENSEMBLE_SUMMARY, add_ensemble_options, cmd_ensemble
 from .cli_commands.models import cmd_backbones, cmd_evaluate, cmd_predict
 from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
 from .cli_commands.rank import RANK_SUMMARY, add_rank_options, cmd_rank
@@ -26,7 +27,8 @@ __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build
 
 COMMANDS = {"train": cmd_train, "backbones": cmd_backbones, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "cam": cmd_cam, "compare": cmd_compare, "export": cmd_export,
-            "cv": cmd_cv, "rank": cmd_rank, "shift": cmd_shift, "doctor": cmd_doctor}
+            "cv": cmd_cv, "rank": cmd_rank, "shift": cmd_shift, "doctor": cmd_doctor,
+            "ensemble": cmd_ensemble}
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -133,6 +135,7 @@ _COMMAND_PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]
     "cam": ("class activation maps: which image regions drove a prediction", _add_cam_options),
     "cv": (CV_SUMMARY, add_cv_options),
     "rank": (RANK_SUMMARY, add_rank_options),
+    "ensemble": (ENSEMBLE_SUMMARY, add_ensemble_options),
     "export": ("export a run's model (TorchScript, ONNX or a bundle) and check it against the "
                "run's validation images", _add_export_options),
     "compare": ("compare run folders side by side in a table", _add_compare_options),
