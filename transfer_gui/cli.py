@@ -21,6 +21,7 @@ from .cli_commands.outputs import cmd_cam, cmd_compare, cmd_export
 from .cli_commands.rank import RANK_SUMMARY, add_rank_options, cmd_rank
 from .cli_commands.shift import SHIFT_SUMMARY, add_shift_options, cmd_shift
 from .cli_commands.train import add_option_flag, cmd_train
+from .cli_commands.train_auto import add_auto_flags
 from .core.errors import Cancelled, UserError
 
 __all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build_parser", "main"]
@@ -51,6 +52,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     for option in OPTIONS:  # declared once, in core/training/options.py
         add_option_flag(g, option)
     g.add_argument("--offline", action="store_true", help="never download weights")
+    add_auto_flags(p)
 
 
 def build_parser(with_options: Optional[Collection[str]] = None) -> argparse.ArgumentParser:

@@ -40,8 +40,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     cancel_on_ctrl_c(cancel)
     bar = TextProgress()
-    result = train_run(config, args.out, progress=bar, cancel=cancel,
-                       allow_download=not args.offline, overwrite=args.overwrite)
+    scan, notes = None, None
+    if getattr(args, "auto", False):  # search the settings first (cli_commands/train_auto.py)
+        from ..core.data import scan_dataset
+        from ..core.run import AUTO_SETTINGS
+        from .train_auto import search_settings
+
+        scan = scan_dataset(config.data_dir, val_fraction=config.val_fraction,
+                            test_fraction=config.test_fraction, seed=config.split_seed,
+                            leave_out_empty_classes=config.leave_out_empty_classes,
+                            progress=bar, cancel=cancel)
+        found = search_settings(args, config, scan, cancel, bar)
+        if found.cancelled:
+            return EXIT_INTERRUPTED
+        config, notes = found.config, {AUTO_SETTINGS: found.to_dict()}
+    result = train_run(config, args.out, progress=bar, cancel=cancel, dataset=scan,
+                       allow_download=not args.offline, overwrite=args.overwrite,
+                       config_notes=notes)
     bar.close()
     _print_summary(result)
     if result.cancelled and Path(result.run_dir).resolve() != Path(args.out).resolve():
