@@ -193,13 +193,39 @@ def test_ensemble_run_evaluates_predicts_and_exports(two_tiny, tmp_path, capsys)
         assert result.passed and result.check.images_checked == 15
         assert result.check.max_prob_diff <= 1e-4
 
-    # Without --keep-ensemble the same data keeps the ensemble only if it wins; the run holds
-    # the best single model otherwise, and both decisions are reported.
-    single = build_ensemble(str(data), tmp_path / "auto", ["tiny_a", "tiny_b"], folds=3,
-                            cache=FeatureCache())
-    assert single.kept in ("ensemble", single.selection.best_single)
-    assert (single.kept == "ensemble") == single.decision.kept
-    assert isinstance(load_model(tmp_path / "auto"), LoadedEnsemble) == single.decision.kept
+
+
+def test_an_ensemble_that_loses_once_saved_leaves_the_best_single_model(two_tiny, tmp_path,
+                                                                         monkeypatch):
+    """Chosen on cached features, the ensemble is kept only if the model.pt as written (each
+    member's input resampled inside the module) still scores at least the best single's
+    validation accuracy; here its saved score is made to lose."""
+    from transfer_gui.core.ensemble import build, writing
+    from transfer_gui.core.ensemble.selection import Decision
+
+    monkeypatch.setattr(build, "greedy_selection", lambda oof, y, most, min_members:
+                        greedy_selection(oof, y, most, min_members=2))
+    monkeypatch.setattr(build, "decide", lambda selection, single, ensemble: Decision(
+        True, "made to win", 0.3, 0.2, single, ensemble))
+
+    def scores(path, *args):
+        evaluation = writing.score_saved(path, *args)
+        if isinstance(load_model(path), LoadedEnsemble):
+            evaluation["splits"]["val"]["accuracy"] = -1.0
+        return evaluation
+
+    monkeypatch.setattr(build, "score_saved", scores)
+    data = make_color_dataset(tmp_path / "colors", per_class=9, layout="splits")
+    report = build_ensemble(str(data), tmp_path / "run", ["tiny_a", "tiny_b"], folds=3,
+                            cache=FeatureCache(), keep_ensemble=False)
+    assert len(report.selection.members) == 2 and not report.decision.kept
+    assert "through its own input" in report.decision.reason
+    assert report.kept == report.selection.best_single
+    assert not isinstance(load_model(tmp_path / "run"), LoadedEnsemble)
+    run = Run.open(tmp_path / "run")
+    assert run.result()["kept"] == "feature_extraction"
+    assert run.config_dict()["backbone"] == report.kept
+    assert run.config_dict()["ensemble"]["members"] == []
 
 
 def test_ensemble_refuses_bad_input_before_any_work(two_tiny, tmp_path, capsys):

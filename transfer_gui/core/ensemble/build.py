@@ -26,23 +26,19 @@ import numpy as np
 from ..crossval import DEFAULT_FOLDS, DEFAULT_SEED, check_folds, fold_heads
 from ..data import DatasetScan, scan_dataset
 from ..errors import ConfigError
-from ..evaluation import evaluate_predictions
 from ..features import FeatureCache, dataset_features, default_feature_cache
 from ..heads import LinearHead, fit_head
 from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
-from ..model_features import head_probabilities, model_features
-from ..model_file import load_model, save_model
-from ..models import TransferModel
 from ..models.registry import build_network
-from ..ood import training_blocks
 from ..rank import _CountComputed, backbones_to_rank
 from ..run_writer import RunWriter
 from ..training.config import FEATURE_EXTRACTION, TrainConfig
 from ..training.engine import scan_matches
 from ..training.plans import drop_failures, splits_of
-from .ensemble_file import ENSEMBLE_MODE, MAX_MEMBERS, save_ensemble
+from .ensemble_file import ENSEMBLE_MODE, MAX_MEMBERS
 from .report import CandidateScore, EnsembleReport
 from .selection import accuracy, average, decide, greedy_selection, log_loss
+from .writing import Candidate, save_chosen, score_saved
 
 DEFAULT_MAX_MEMBERS = 3
 METHOD = ("greedy forward selection without replacement on out-of-fold log-loss (Caruana et "
@@ -149,44 +145,39 @@ def build_ensemble(data_dir: str, out: str | os.PathLike,
     report.kept = "ensemble" if write_ensemble else selection.best_single
     report.seconds["selection"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    by_name = {s.name: s for s in specs}
-    chosen = members if write_ensemble else [selection.best_single]
-    models = []
-    for name in chosen:
-        model = TransferModel(networks[name], by_name[name].feature_dim, num_classes,
-                              config.dropout)
-        heads[name].copy_into(model.head[-1])
-        models.append((model.eval(), by_name[name]))
-    side_by_side = lambda split: np.concatenate(  # noqa: E731
-        [features[n].center(split.positions) for n in chosen], axis=1)
-    blocks = training_blocks(side_by_side(train), y_train, side_by_side(val), num_classes,
-                             seed=seed)
+    candidates = {s.name: Candidate(s, networks[s.name], features[s.name], heads[s.name])
+                  for s in specs}
+    single_val = report.decision.single_val_accuracy
+    scoring = StageProgress(progress, .8, 1.0, "evaluate")
     with RunWriter(out, overwrite=overwrite) as writer:
-        writer.write_config({**config.to_dict(), "backbone": chosen[0],
-                             "ensemble": {"members": chosen if write_ensemble else [],
-                                          "candidates": [s.name for s in specs],
-                                          "max_members": max_members, "folds": folds,
-                                          "method": METHOD}})
         writer.write_dataset({**clean.summary(), "skipped": [
             {"path": s.path, "reason": s.reason} for s in clean.skipped]})
-        if write_ensemble:
-            save_ensemble(writer.model_path, models, scan.class_names, config.dropout,
-                          selection=_plain(selection.to_dict()), blocks=blocks)
-        else:
-            save_model(writer.model_path, models[0][0], models[0][1], scan.class_names,
-                       FEATURE_EXTRACTION, config.dropout, blocks=blocks)
-        loaded = load_model(writer.model_path)  # what evaluate and predict will read
-        scores = StageProgress(progress, .8, 1.0, "evaluate")
-        evaluation = {"schema_version": 1, "class_names": scan.class_names,
-                      "primary_split": "test" if splits["test"] else "val", "best_epoch": None,
-                      "splits": {name: _scores(loaded, splits[name], cache, scores, cancel)
-                                 for name in ("val", "test") if splits[name]}}
+        for attempt in range(2):
+            chosen = members if write_ensemble else [selection.best_single]
+            writer.write_config({**config.to_dict(), "backbone": chosen[0],
+                                 "ensemble": {"members": chosen if write_ensemble else [],
+                                              "candidates": [s.name for s in specs],
+                                              "max_members": max_members, "folds": folds,
+                                              "method": METHOD}})
+            save_chosen(writer.model_path, [candidates[n] for n in chosen], scan.class_names,
+                        splits, config, _plain(selection.to_dict()))
+            evaluation = score_saved(writer.model_path, splits, cache, scoring, cancel)
+            saved_val = evaluation["splits"]["val"]["accuracy"]
+            if not write_ensemble or keep_ensemble or saved_val >= single_val:
+                break
+            # The ensemble as saved sees each member's input resampled (model.py): where that
+            # costs it the win on validation, the best single model is kept after all.
+            report.decision = replace(report.decision, kept=False, reason=(
+                f"the saved ensemble, through its own input, scores {saved_val:.1%} on "
+                f"validation, below {selection.best_single}'s {single_val:.1%}"))
+            write_ensemble = False
+        report.kept = "ensemble" if write_ensemble else selection.best_single
         writer.write_evaluation(evaluation)
-        report.saved_val_accuracy = evaluation["splits"]["val"]["accuracy"]
+        report.saved_val_accuracy = saved_val
         report.seconds["write_and_evaluate"] = time.perf_counter() - t0
         report.seconds["total"] = time.perf_counter() - started
         writer.write_result({
-            "best_epoch": None, "best_val_acc": report.saved_val_accuracy, "epochs_run": 0,
+            "best_epoch": None, "best_val_acc": saved_val, "epochs_run": 0,
             "stop_reason": "ensemble built" if write_ensemble else "best single model kept",
             "cancelled": False, "seconds": round(report.seconds["total"], 3), "device": "cpu",
             "has_model": True, "kept": ENSEMBLE_MODE if write_ensemble else FEATURE_EXTRACTION,
@@ -225,16 +216,6 @@ def probe_scores(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, nu
     head = fit_head(x_train, y_train, num_classes, class_weights=class_weights, seed=seed,
                     cancel=cancel)
     return ProbeScores(oof, fold_rows, head, head.probabilities(x_val))
-
-
-def _scores(loaded, split, cache: FeatureCache, progress: ProgressCallback,
-            cancel: CancelToken) -> dict:
-    """evaluate_predictions of the saved model on one split (its features cached)."""
-    feats = model_features(loaded, split.files, cache=cache, progress=progress, cancel=cancel)
-    ok = [i for i in range(len(split.files)) if i not in feats.failures]
-    probs = head_probabilities(loaded, feats.center(ok))
-    return evaluate_predictions([split.labels[i] for i in ok], probs, loaded.class_names,
-                                [split.files[i] for i in ok])
 
 
 def _plain(value):
