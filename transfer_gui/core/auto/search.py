@@ -132,6 +132,7 @@ def find_settings(scan: DatasetScan, config: TrainConfig, budget_seconds: float,
     elif earlier == 0:
         study.enqueue_trial(space.params_of(config))  # the mode's defaults first
     deadline, ran, probe_l2 = started + budget_seconds, 0, config.head_l2
+    shortest = space.epochs[0] if "epochs" in space.names else config.epochs
     while space.names:
         if cancel.cancelled:
             out.stop_reason = USER_STOP
@@ -139,7 +140,7 @@ def find_settings(scan: DatasetScan, config: TrainConfig, budget_seconds: float,
         if max_trials is not None and ran >= max_trials:
             out.stop_reason = f"{ran} trial{'s' if ran != 1 else ''} run, as asked"
             break
-        if clock() + times.trial(space.epochs[0]) > deadline:
+        if clock() + times.trial(shortest) > deadline:  # not even the shortest trial fits
             out.stop_reason = BUDGET_SPENT
             break
         trial = study.ask()
