@@ -43,21 +43,26 @@ def cmd_cam(args: argparse.Namespace) -> int:
         print(f"{printable(path)}\tERROR: {printable(reason)} (skipped)")
 
     done = 0
-    for e in explain_images(loaded, files, method=args.method, target=args.target_class,
-                            layer=args.layer, cancel=cancel, on_error=report_error):
-        save_explanation(e, args.out, stems[e.path], colormap=args.colormap, alpha=args.alpha,
-                         raw=args.raw)
-        line = f"{printable(e.path)}\t{printable(e.predicted_name)}\t{e.predicted_probability:.3f}"
-        if e.target != e.predicted:
-            line += f"\ttarget {e.target_name}: {e.target_probability:.3f}"
-        if e.no_positive_evidence:
-            line += f"\tno positive evidence for {e.target_name}"
-        print(line)
-        done += 1
+    models = getattr(loaded, "members", None) or [loaded]  # an ensemble: each member's map
+    for model in models:
+        member = f"_{model.spec.name}" if len(models) > 1 else ""  # <name>_<member>_cam.png
+        for e in explain_images(model, files, method=args.method, target=args.target_class,
+                                layer=args.layer, cancel=cancel, on_error=report_error):
+            save_explanation(e, args.out, stems[e.path] + member, colormap=args.colormap,
+                             alpha=args.alpha, raw=args.raw)
+            line = (f"{printable(e.path)}\t{printable(e.predicted_name)}\t"
+                    f"{e.predicted_probability:.3f}")
+            if e.target != e.predicted:
+                line += f"\ttarget {e.target_name}: {e.target_probability:.3f}"
+            if e.no_positive_evidence:
+                line += f"\tno positive evidence for {e.target_name}"
+            print(line + (f"\tmember {model.spec.name}" if member else ""))
+            done += 1
     if not done:
         raise UserError(f"None of the {len(files)} image(s) could be processed.")
     print(f"Wrote {done} CAM overlay(s) to {args.out}"
-          + (f"; skipped {len(failed)} unreadable image(s)" if failed else ""), file=sys.stderr)
+          + (f"; skipped {len(set(failed))} unreadable image(s)" if failed else ""),
+          file=sys.stderr)
     return EXIT_OK
 
 
