@@ -188,6 +188,9 @@ def test_ensemble_run_evaluates_predicts_and_exports(two_tiny, tmp_path, capsys)
     assert main(["predict", str(out), str(data / "val" / "red")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 5 and all("\t" in line for line in lines)
+    assert main(["cam", str(out), str(data / "val" / "red"), "--out", str(tmp_path / "cams")]) == 0
+    for member in ("tiny_a", "tiny_b"):  # CAM per member
+        assert len(list((tmp_path / "cams").glob(f"*_{member}_cam.png"))) == 5
     for fmt, name in (("torchscript", "model.ts"), ("onnx", "model.onnx")):
         result = export_run(out, fmt, tmp_path / name)
         assert result.passed and result.check.images_checked == 15
