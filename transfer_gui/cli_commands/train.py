@@ -52,6 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                             progress=bar, cancel=cancel)
         found = search_settings(args, config, scan, cancel, bar)
         if found.cancelled:
+            print("The search was stopped, so nothing was trained.")
             return EXIT_INTERRUPTED
         config, notes = found.config, {AUTO_SETTINGS: found.to_dict()}
     result = train_run(config, args.out, progress=bar, cancel=cancel, dataset=scan,

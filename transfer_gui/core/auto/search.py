@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Collection, Optional
 
 from ..data import DatasetScan
+from ..errors import ConfigError
 from ..features import FeatureCache, default_feature_cache
 from ..jobs import CancelToken, Progress, ProgressCallback, no_progress
 from ..training.config import FEATURE_EXTRACTION, TrainConfig
@@ -104,6 +105,8 @@ def find_settings(scan: DatasetScan, config: TrainConfig, budget_seconds: float,
     Raises UserError subclasses for bad input, as training does.
     """
     config = config.validated()
+    if not budget_seconds > 0:
+        raise ConfigError(f"The search's budget must be above 0 seconds (got {budget_seconds}).")
     if not scan_matches(scan, config):
         raise ValueError("the scan was not made with the config's dataset and split settings")
     cancel = cancel or CancelToken()
