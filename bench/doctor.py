@@ -230,19 +230,19 @@ def timed_copy_pairs(features, thumbs, pairs_planted: set, figures, key: str,
     importlib.import_module("torch")  # before the clock starts: the doctor has it loaded
 
     searched = [0]
-    match = similar.match
+    match = similar.match_pairs
 
-    def counting(a, b, **options):
-        searched[0] += len(a)
-        return match(a, b, **options)
+    def counting(grid_rows, pairs, **options):
+        searched[0] += len(pairs)
+        return match(grid_rows, pairs, **options)
 
-    similar.match = counting
+    similar.match_pairs = counting
     try:
         started = time.perf_counter()
         found = similar.copy_pairs(features, thumbs)
         seconds = time.perf_counter() - started
     finally:
-        similar.match = match
+        similar.match_pairs = match
     linked = {(a, b) for a, b, _ in found}
     figures.add(f"{key}_s", seconds, f"{label}: copy_pairs on {len(features):,} rows", "s",
                 digits=1, target=("<", 60.0), note=f"load average {os.getloadavg()[0]:.1f}")

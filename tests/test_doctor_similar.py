@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from transfer_gui.core.doctor import pictures, similar
+from transfer_gui.core.doctor import crop_match, pictures, similar
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "hymenoptera_data"
 
@@ -43,6 +43,26 @@ def test_copy_score_is_one_for_the_same_picture_and_tolerates_a_crop():
     assert similar.copy_score(whole, cropped) >= similar.COPY_THRESHOLD
     assert similar.copy_score(cropped, whole) >= similar.COPY_THRESHOLD
     assert similar.copy_score(whole, other) < 0.5
+
+
+def test_the_batched_pair_match_gives_the_reference_scores():
+    """match_pairs prepares each picture's boxes once (the 20,000-picture path); its scores
+    must be those of `match`, pair by pair, refinement and flat pictures included."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(40, 60, 60)).cumsum(1).cumsum(2)
+    crops = [Image.fromarray(np.uint8(255 * (b - b.min()) / np.ptp(b))) for b in base]
+    thumbs = [np.asarray(img.resize((48, 48), Image.Resampling.BOX), np.float32)
+              for img in crops]
+    thumbs += [np.asarray(img.crop((5, 3, 56, 58)).resize((48, 48), Image.Resampling.BOX),
+                          np.float32) for img in crops[:10]]
+    thumbs.append(np.full((48, 48), 128, np.float32))
+    grid_rows = crop_match.grids(np.stack(thumbs))
+    pairs = np.array([(i, j) for i in range(len(thumbs)) for j in range(i + 1, len(thumbs))
+                      if (i + j) % 3 == 0 or j == i + 40])
+    want = crop_match.match(grid_rows[pairs[:, 0]], grid_rows[pairs[:, 1]], enough=0.92)
+    got = crop_match.match_pairs(grid_rows, pairs, enough=0.92, block=7)
+    assert (want >= 0.92).sum() >= 10  # the crops are found: the comparison covers matches
+    np.testing.assert_allclose(got, want, atol=1e-5)
 
 
 def test_exact_and_connected_groups():

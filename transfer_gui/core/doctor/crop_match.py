@@ -17,11 +17,20 @@ recoloured, JPEG q 50-70), of the 1,186 same-photo candidate pairs the grid alon
 from 0.894 to 0.901 (similar.py's groups then hold every copy with its original).
 No box is formed for all pairs: with P_i = W_i G, the dot product is sum(P_i * (whole W_j)), the
 sum is 1.T W_i G W_j.T 1 and the sum of squares <P_i.T P_i, W_j.T W_j>, all batched products.
+Many pairs (match_pairs): P_i and the boxes' spreads depend on the boxed picture alone, so they
+are prepared once per picture and each pair costs two (I x cells*side) products; on one thread,
+because with two each small product waits for the other core (measured with other work running:
+0.34 against 30 ms a pair).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..heads import one_thread
 
 THUMB_SIDE = 48
 """Side of the grey thumbnail kept per picture (THUMB_SIDE**2 values)."""
@@ -120,6 +129,97 @@ def _best_box(grid_rows: np.ndarray, targets: np.ndarray, rounds: int) -> np.nda
         y = np.where(better[:, None], ys[np.arange(n), at // side], y)
         x = np.where(better[:, None], xs[np.arange(n), at % side], x)
     return best
+
+
+def _box_sides(grid_rows: np.ndarray):
+    """Per grid (torch, float32): P = W_i G for every coarse interval i, (n, I, cells * side),
+    and 1 / the spread of every coarse box (n, I, I; 0 for a flat box). Both depend on the boxed
+    picture alone, so a picture's boxes are prepared once for all its partners."""
+    import torch
+
+    count = len(_COARSE)
+    weights = torch.from_numpy(_COARSE_WEIGHTS)  # (I, cells, side)
+    g = torch.from_numpy(np.ascontiguousarray(grid_rows, dtype=np.float32))
+    products = torch.matmul(weights.reshape(-1, THUMB_SIDE), g)  # (n, I * cells, side)
+    per_box = products.reshape(len(g), count, MATCH_CELLS, THUMB_SIDE)
+    grams = torch.matmul(per_box.transpose(2, 3), per_box).reshape(len(g), count, -1)
+    weight_grams = torch.matmul(weights.transpose(1, 2), weights).reshape(count, -1)
+    sums = weights.sum(dim=1)  # (I, side)
+    totals = torch.matmul(torch.matmul(sums, g), sums.T)  # (n, I, I)
+    squares = torch.matmul(grams, weight_grams.T) - totals ** 2 / _CELLS
+    spread = torch.where(squares < _CELLS * MIN_BOX_VARIANCE, torch.zeros_like(squares),
+                         torch.rsqrt(squares.clamp_min(1e-6)))
+    return products.reshape(len(g), count, -1), spread
+
+
+def _coarse_pairs(grid_rows: np.ndarray, wholes: np.ndarray, pairs: np.ndarray,
+                  block: int) -> np.ndarray:
+    """Per pair (i, j): the coarse match, the better of i whole in a box of j and j whole in a
+    box of i (box_correlations on the coarse grid, the same numbers). The pairs are taken by
+    boxed picture, `block` pictures at a time, each picture's boxes prepared once (_box_sides);
+    a pair then costs two products of (I, cells * side) matrices."""
+    import torch
+
+    boxed = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    order = np.argsort(boxed, kind="stable")
+    directions = _Directions(
+        boxed=boxed[order], partner=np.concatenate([pairs[:, 0], pairs[:, 1]])[order],
+        slot=np.concatenate([np.arange(len(pairs))] * 2)[order],
+        targets=torch.from_numpy(np.ascontiguousarray(wholes, dtype=np.float32)).reshape(
+            -1, MATCH_CELLS, MATCH_CELLS),
+        best=torch.full((len(pairs),), -1.0))
+    pictures = np.unique(directions.boxed)
+    with one_thread():  # small matrices: with two threads each product waits for the other core
+        for start in range(0, len(pictures), block):
+            directions.score(pictures[start:start + block], grid_rows)
+    return directions.best.numpy()
+
+
+@dataclass
+class _Directions:
+    """Each pair twice, sorted by the picture whose boxes are searched (`boxed`), with the
+    picture matched whole (`partner`) and the pair's index (`slot`); `best` per pair so far."""
+
+    boxed: np.ndarray
+    partner: np.ndarray
+    slot: np.ndarray
+    targets: "torch.Tensor"  # noqa: F821 (every picture whole, (n, cells, cells))
+    best: "torch.Tensor"  # noqa: F821
+
+    def score(self, chunk: np.ndarray, grid_rows: np.ndarray) -> None:
+        """The directions whose boxed picture is in `chunk` (sorted), into `best`."""
+        import torch
+
+        count = len(_COARSE)
+        products, spread = _box_sides(grid_rows[chunk])
+        at = slice(np.searchsorted(self.boxed, chunk[0]),
+                   np.searchsorted(self.boxed, chunk[-1], "right"))
+        local = torch.from_numpy(np.searchsorted(chunk, self.boxed[at]))
+        aim = torch.from_numpy(_COARSE_WEIGHTS).permute(1, 0, 2).reshape(MATCH_CELLS, -1)
+        aimed = torch.matmul(self.targets[torch.from_numpy(self.partner[at])], aim)
+        aimed = aimed.reshape(-1, MATCH_CELLS, count, THUMB_SIDE).permute(0, 2, 1, 3) \
+            .reshape(-1, count, MATCH_CELLS * THUMB_SIDE)  # R_j = T W_j, (m, I, cells * side)
+        dot = torch.bmm(products[local], aimed.transpose(1, 2))  # (m, I, I)
+        scores = (dot * spread[local]).flatten(1).amax(dim=1)
+        self.best.scatter_reduce_(0, torch.from_numpy(self.slot[at]), scores, "amax")
+
+
+def match_pairs(grid_rows: np.ndarray, pairs: np.ndarray, enough: float = 1.0,
+                block: int = 32) -> np.ndarray:
+    """`match` for the pairs (p, 2) of indices into `grid_rows`: the same scores, with each
+    picture's boxes prepared once rather than once per pair (the coarse grid; the refinement,
+    for the few pairs that come close, as `match` does it)."""
+    if len(pairs) == 0:
+        return np.zeros(0, dtype=np.float32)
+    wholes = whole(grid_rows).reshape(len(grid_rows), -1)
+    scores = _coarse_pairs(grid_rows, wholes, pairs, block)
+    close = np.flatnonzero((scores >= COARSE_FLOOR) & (scores < enough))
+    with threadpool_limits(1):  # numpy's products are small too (see _coarse_pairs)
+        for start in range(0, len(close), block):
+            at = close[start:start + block]
+            scores[at] = np.maximum(scores[at], match(grid_rows[pairs[at, 0]],
+                                                      grid_rows[pairs[at, 1]]))
+    return scores
 
 
 def match(grids_a: np.ndarray, grids_b: np.ndarray, enough: float = 1.0,
