@@ -217,8 +217,9 @@ class ResultsPage(WizardPage):
         epochs = sum(1 for h in result.history if h.get("epoch", 0) > 0)  # not the epoch-0 probe
         best = evaluation.get("best_epoch", "?")
         start = self.tr(" (the feature-extraction start)") if best == 0 else ""
-        stop = result.stop_reason or (self.tr("ran all {0} epochs").format(epochs) if epochs
-                                      else self.tr("no fine-tuning epochs"))
+        ran = (self.tr("ran its one epoch") if epochs == 1
+               else self.tr("ran all {0} epochs").format(epochs))
+        stop = result.stop_reason or (ran if epochs else self.tr("no fine-tuning epochs"))
         self.details.setText(self.tr(
             "Best epoch {0} of {1}{2} · {3} · trained in {4} on {5}").format(
             best, epochs, start, stop, _duration(result.seconds), result.device or "?"))
