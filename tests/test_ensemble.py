@@ -20,7 +20,8 @@ from transfer_gui.core.ensemble.build import build_ensemble
 from transfer_gui.core.ensemble.ensemble_file import LoadedEnsemble, save_ensemble
 from transfer_gui.core.ensemble.model import EnsembleModel
 from transfer_gui.core.ensemble.selection import Selection, SelectionStep, decide
-from transfer_gui.core.errors import ModelFileError
+from transfer_gui.core.cam import explain_images
+from transfer_gui.core.errors import ModelFileError, UserError
 from transfer_gui.core.export import export_run
 from transfer_gui.core.features import FeatureCache
 from transfer_gui.core.model_file import load_model
@@ -144,6 +145,8 @@ def test_the_file_round_trips_weights_only_and_refuses_damage(two_tiny, tmp_path
     x = torch.randn(3, 3, 40, 40)
     with torch.no_grad():
         assert torch.allclose(loaded.model(x), original(x), atol=1e-6)
+    with pytest.raises(UserError, match="one map per member"):  # a clear word, not a crash
+        list(explain_images(loaded, [str(tmp_path / "any.png")]))
     raw = torch.load(path, weights_only=True)
     raw["members"][1]["class_names"] = ["x", "z", "y"]
     torch.save(raw, tmp_path / "swapped.pt")

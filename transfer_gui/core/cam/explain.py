@@ -80,6 +80,9 @@ def resolve_target(class_names: Sequence[str], target: int | str | None) -> Opti
 
 
 def _check_options(loaded: LoadedModel, method: str, layer: Optional[str]) -> str:
+    if getattr(loaded, "members", None):  # core/ensemble: maps are per member
+        raise UserError("An ensemble has no activation map of its own: explain each of its "
+                        "members (`transfer-gui cam` writes one map per member).")
     if method not in METHODS:
         raise UserError(f"Unknown CAM method {method!r}. Choose one of: {', '.join(METHODS)}.")
     if layer is None:
