@@ -25,6 +25,7 @@ from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_pr
 from ..model_file import save_model
 from ..models import TransferModel, get_backbone, make_model
 from ..ood import training_blocks
+from ..peak_memory import PeakMemory
 from ..run import Run
 from ..run_writer import RunWriter
 from . import callbacks as cb
@@ -51,6 +52,7 @@ class TrainingResult:
     probe: Optional[dict] = None  # the linear probe: l2, and (fine-tuning) its val scores
     kept: Optional[str] = None  # fine-tuning: "fine_tuning" or "feature_extraction"
     note: Optional[str] = None  # what the run decided, in plain words
+    peak_memory: Optional[dict] = None  # the process's peak memory during the run (PeakMemory)
 
     @property
     def has_model(self) -> bool:
@@ -73,6 +75,7 @@ class _Run:
         self.spec = get_backbone(config.backbone)
         self.device = pick_device(config.device)
         self.pipeline = InputPipeline(self.spec.preprocessing)
+        self.memory = PeakMemory(self.device)  # sampled while the run trains
         self.feature_mode = config.mode == FEATURE_EXTRACTION
         # Share of the progress bar per stage: feature extraction is mostly the backbone pass.
         self.ranges = ({"scan": (0, .03), "weights": (.03, .05), "prepare": (.05, .85),
@@ -167,9 +170,10 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
                                 device=device_description(run.device))
         seed_everything(config.seed)
         try:
-            _train(run, result, callbacks, started, evaluate_after_cancel, evaluate,
-                   dataset if dataset is not None and scan_matches(dataset, config) else None,
-                   dataset.corrections if dataset is not None else {})
+            with run.memory:
+                _train(run, result, callbacks, started, evaluate_after_cancel, evaluate,
+                       dataset if dataset is not None and scan_matches(dataset, config) else None,
+                       dataset.corrections if dataset is not None else {})
         finally:
             for resource in run.resources:
                 resource.close()
@@ -204,6 +208,7 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
     except Cancelled:
         result.cancelled, result.stop_reason = True, "stopped by the user"
         result.seconds = time.perf_counter() - started
+        result.peak_memory = run.memory.reading()
         out.write_result(_result_summary(result))
         return result
     dataset, splits = plan.dataset, plan.splits
@@ -244,6 +249,7 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
         out.write_evaluation(result.evaluation)
         report(Progress(1.0, "Done"))
     result.seconds = time.perf_counter() - started
+    result.peak_memory = run.memory.reading()
     out.write_result(_result_summary(result))
     return result
 
@@ -282,7 +288,7 @@ def _result_summary(result: TrainingResult) -> dict:
             "stop_reason": result.stop_reason,
             "cancelled": result.cancelled, "seconds": round(result.seconds, 3),
             "device": result.device, "has_model": result.has_model, "kept": result.kept,
-            "note": result.note, "probe": result.probe}
+            "note": result.note, "probe": result.probe, "peak_memory": result.peak_memory}
 
 
 def _optimizer(run: _Run, model: TransferModel) -> torch.optim.Optimizer:
