@@ -191,6 +191,9 @@ def test_ensemble_run_evaluates_predicts_and_exports(two_tiny, tmp_path, capsys)
     assert main(["predict", str(out), str(data / "val" / "red")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 5 and all("\t" in line for line in lines)
+    assert main(["compare", str(out)]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert "+".join(report["selection"]["members"]) in row and f"{saved['accuracy']:.1%}" in row
     assert main(["cam", str(out), str(data / "val" / "red"), "--out", str(tmp_path / "cams")]) == 0
     for member in ("tiny_a", "tiny_b"):  # CAM per member
         assert len(list((tmp_path / "cams").glob(f"*_{member}_cam.png"))) == 5

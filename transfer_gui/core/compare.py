@@ -9,7 +9,8 @@ from typing import Any, Optional, Sequence
 from .errors import UserError
 from .run import Run
 
-COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "best val acc", "macro-F1", "seconds")
+COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "best val acc", "macro-F1", "seconds",
+           "s/epoch", "peak MB")
 
 
 @dataclass
@@ -30,6 +31,10 @@ class RunSummary:
         epochs, val_loss, val_acc: The per-epoch validation curves from metrics.jsonl.
         epoch_seconds: Mean time of a training epoch (fine-tuning's epoch 0, the probe's
             validation, left out); None when the metrics do not say.
+        peak_memory_bytes: The process's largest resident memory during the run (result.json's
+            "peak_memory", core/peak_memory.py); None when not measured (older runs, or a
+            system where it cannot be read). start_memory_bytes: the same at the run's start.
+        val_images: Validation images (dataset.json); None when unknown.
     """
 
     name: str
@@ -50,6 +55,9 @@ class RunSummary:
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     epoch_seconds: Optional[float] = None
+    peak_memory_bytes: Optional[int] = None
+    start_memory_bytes: Optional[int] = None
+    val_images: Optional[int] = None
 
 
 def _float(value: Any) -> Optional[float]:
@@ -96,8 +104,9 @@ def load_run_summary(path: str | Path) -> RunSummary:
 
     max_epochs = config.get("epochs")
     batch_size = config.get("batch_size")
+    memory = result.get("peak_memory") if isinstance(result.get("peak_memory"), dict) else {}
     return RunSummary(
-        name=run.resolve().name, path=run, backbone=str(config.get("backbone", "")),
+        name=run.resolve().name, path=run, backbone=_backbone(config),
         mode=str(config.get("mode", "")), epochs_run=epochs_run,
         max_epochs=max_epochs if isinstance(max_epochs, int) else None,
         learning_rate=_float(config.get("learning_rate")),
@@ -105,7 +114,30 @@ def load_run_summary(path: str | Path) -> RunSummary:
         augmentation=str(config.get("augmentation", "")), best_val_acc=best, macro_f1=macro_f1,
         seconds=seconds, stop_reason=str(result.get("stop_reason") or ""),
         cancelled=bool(result.get("cancelled")),
-        epochs=epochs, val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds)
+        epochs=epochs, val_loss=val_loss, val_acc=val_acc, epoch_seconds=epoch_seconds,
+        peak_memory_bytes=_int(memory.get("rss_bytes")),
+        start_memory_bytes=_int(memory.get("start_rss_bytes")),
+        val_images=_val_images(folder.dataset_summary()))
+
+
+def _int(value: Any) -> Optional[int]:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _val_images(dataset: Optional[dict]) -> Optional[int]:
+    """Validation images of a run's dataset.json ("counts": class -> split -> n)."""
+    counts = (dataset or {}).get("counts")
+    if not isinstance(counts, dict):
+        return None
+    n = sum(c.get("val", 0) for c in counts.values() if isinstance(c, dict))
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def _backbone(config: dict) -> str:
+    """The run's backbone, or an ensemble's members ("efficientnet_lite1+efficientnet_lite2")."""
+    ensemble = config.get("ensemble")  # core/ensemble's runs
+    members = ensemble.get("members") if isinstance(ensemble, dict) else None
+    return "+".join(map(str, members)) if members else str(config.get("backbone", ""))
 
 
 def compare_runs(paths: Sequence[str | Path]) -> list[RunSummary]:
@@ -120,7 +152,9 @@ def _row(s: RunSummary) -> tuple[str, ...]:
             f"{s.learning_rate:g}" if s.learning_rate is not None else dash,
             f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else dash,
             f"{s.macro_f1:.3f}" if s.macro_f1 is not None else dash,
-            f"{s.seconds:.1f}" if s.seconds is not None else dash)
+            f"{s.seconds:.1f}" if s.seconds is not None else dash,
+            f"{s.epoch_seconds:.2f}" if s.epoch_seconds is not None else dash,
+            f"{s.peak_memory_bytes / 1e6:.0f}" if s.peak_memory_bytes is not None else dash)
 
 
 def format_table(summaries: Sequence[RunSummary]) -> str:

@@ -8,8 +8,9 @@
    ensemble is kept only where neither its out-of-fold log-loss nor its validation accuracy is
    worse than the best single model's; otherwise the run holds that single model.
 4. The run folder is written through RunWriter like a training run's (config.json,
-   dataset.json, model.pt, evaluation.json, result.json; no metrics.jsonl: nothing trains in
-   epochs), so `evaluate`, `predict` and `export` read it as any run. evaluation.json scores
+   dataset.json, model.pt, evaluation.json, result.json, and metrics.jsonl with one "epoch 0"
+   line: the saved model's validation accuracy and log-loss), so `evaluate`, `predict`,
+   `export` and `compare` read it as any run. evaluation.json scores
    the model.pt as written (an ensemble through its own input, model.py).
 """
 
@@ -173,6 +174,10 @@ def build_ensemble(data_dir: str, out: str | os.PathLike,
             write_ensemble = False
         report.kept = "ensemble" if write_ensemble else selection.best_single
         writer.write_evaluation(evaluation)
+        # One line, "epoch 0" as a probe's, so what reads curves (compare) reads this run too.
+        writer.append_metrics({"epoch": 0, "val_acc": saved_val,
+                               "val_loss": evaluation["splits"]["val"]["log_loss"],
+                               "seconds": round(time.perf_counter() - started, 3)})
         report.saved_val_accuracy = saved_val
         report.seconds["write_and_evaluate"] = time.perf_counter() - t0
         report.seconds["total"] = time.perf_counter() - started

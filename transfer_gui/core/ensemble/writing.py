@@ -21,6 +21,7 @@ from ..ood import training_blocks
 from ..training.config import FEATURE_EXTRACTION, TrainConfig
 from ..training.plans import Split
 from .ensemble_file import save_ensemble
+from .selection import log_loss
 
 
 @dataclass
@@ -71,9 +72,11 @@ def score_saved(path: Path, splits: dict[str, Split], cache: FeatureCache,
         feats = model_features(loaded, split.files, cache=cache, progress=progress,
                                cancel=cancel)
         ok = [i for i in range(len(split.files)) if i not in feats.failures]
-        scores[name] = evaluate_predictions([split.labels[i] for i in ok],
-                                            head_probabilities(loaded, feats.center(ok)),
-                                            loaded.class_names, [split.files[i] for i in ok])
+        labels = [split.labels[i] for i in ok]
+        probabilities = head_probabilities(loaded, feats.center(ok))
+        scores[name] = {**evaluate_predictions(labels, probabilities, loaded.class_names,
+                                               [split.files[i] for i in ok]),
+                        "log_loss": log_loss(labels, probabilities)}
     return {"schema_version": 1, "class_names": loaded.class_names,
             "primary_split": "test" if splits["test"] else "val", "best_epoch": None,
             "splits": scores}
