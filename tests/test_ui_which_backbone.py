@@ -1,6 +1,6 @@
 """The Model page's "Which backbone?" (issue 15): `rank_job` ranks the Data page's scan without
 scanning again (its corrections count), and the window ranks Lite0 and the tiny test net in the
-background, shows a row per backbone (one whose weights are not here says where to get them),
+background, shows a row per backbone (those whose weights are not here are named, with where to get them),
 recommends one, and "Use" makes the chosen row the Model page's backbone. Stop and closing the
 window during a ranking stop it cleanly."""
 
@@ -92,16 +92,18 @@ def test_needs_a_dataset_then_ranks_and_use_picks_the_backbone(page, qtbot, tmp_
     dialog = button.open_ranking()
     assert dialog.is_running() and not dialog.use_button.isEnabled()
     qtbot.waitUntil(lambda: dialog.ranking is not None, timeout=TIMEOUT)
-    assert ranked_here == [] and dialog.summary.text().startswith("Use ")
+    assert ranked_here == [] and dialog.summary.text().startswith("<b>Use ")
     ranking = dialog.ranking
     assert {r.backbone for r in ranking.ranked} == {"efficientnet_lite0", tiny_backbone.name}
     assert ranking.unavailable == ["vgg16"] and ranking.fine_tuning_seconds > 0
     table = dialog.table
-    assert table.rowCount() == 3
+    assert table.rowCount() == 2
     best = ranking.ranked[0]
     assert table.item(0, 0).text() == f"{best.display_name}  (recommended)"
     assert table.item(0, 1).text().endswith("%") and "\u00b1" in table.item(0, 1).text()
-    assert "download them on the Model page" in table.item(2, 1).text()
+    assert dialog.not_here.isVisibleTo(dialog)
+    assert dialog.not_here.text().startswith("Not ranked, their weights are not on this "
+                                             "computer: VGG-16. Download one on the Model page")
     assert all(table.horizontalHeaderItem(c).toolTip() for c in range(table.columnCount()))
     assert "would take about" in dialog.summary.text()
     assert dialog.use_button.text() == f"&Use {best.display_name}"
@@ -109,10 +111,6 @@ def test_needs_a_dataset_then_ranks_and_use_picks_the_backbone(page, qtbot, tmp_
     other = ranking.ranked[1]
     table.selectRow(1)
     assert dialog.use_button.text() == f"&Use {other.display_name}"
-    table.selectRow(2)  # the backbone without weights cannot be used
-    assert dialog.selected_backbone() is None and not dialog.use_button.isEnabled()
-    assert "Choose a ranked backbone" in dialog.use_button.toolTip()
-    table.selectRow(1)
     dialog.use_button.click()
     assert page.state.backbone == other.backbone and not dialog.isVisible()
     assert page.specs[page.table.selectionModel().selectedRows()[0].row()].name == other.backbone
@@ -148,3 +146,14 @@ def test_stop_and_close_stop_the_ranking(page, qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=TIMEOUT)
     assert not dialog.isVisible() and dialog.ranking is None
     assert page.which_button.open_ranking() is dialog and dialog.is_running()  # ranks anew
+
+
+def test_time_left_only_while_a_backbone_computes_features():
+    from transfer_gui.core.jobs import Progress
+    from transfer_gui.ui.model.which_backbone import _time_left
+
+    computing = Progress(.3, "Lite2: Computing features 160/398", 99.4, "features", 160, 398)
+    assert _time_left(computing) == " · about 1 min 39 s left for this backbone"
+    assert _time_left(Progress(.4, "Lite2: Computing features 398/398", 0.0, "features", 398,
+                               398)) == ""
+    assert _time_left(Progress(.95, "Timing fine-tuning", 2.0, "estimate")) == ""

@@ -3,20 +3,20 @@ scored on the Data page's pictures (`rank_job`: the linear probe's cross-validat
 leave-one-out k-NN and LogME, on cached features), in the background with progress and Stop,
 then a table best first, the recommendation in plain words, and "Use <backbone>", which makes
 the chosen row (the recommended one at first) the Model page's backbone. Backbones whose
-weights are not here are listed with where to get them. Closing the window during a ranking
+weights are not here are named below the table, with where to get them. Closing the window during a ranking
 stops it; features already computed stay in the feature cache for the next try."""
 
 from __future__ import annotations
 
+import html
 from typing import Optional
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel,
                                QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from transfer_gui.core.cli_progress import format_duration
 from transfer_gui.core.data import DatasetScan
 from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.rank import rank_job
@@ -42,6 +42,28 @@ COLUMNS = (
 NAME = Qt.ItemDataRole.UserRole
 
 
+def plain_duration(seconds: float) -> str:
+    """"12 s", "8 min 47 s", "1 h 5 min"."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _time_left(progress: Progress) -> str:
+    """" · about 1 min 39 s left for this backbone" while a backbone computes its features (the
+    time they take is known from the images done; scoring and timing fine-tuning are not
+    estimated: the parts' shares of the bar are not their shares of the time)."""
+    if progress.stage != "features" or not progress.eta_seconds or progress.done is None \
+            or progress.done == progress.total:
+        return ""
+    return QCoreApplication.translate("WhichBackboneDialog",
+                                      " · about {0} left for this backbone").format(
+        plain_duration(progress.eta_seconds))
+
+
 class WhichBackboneDialog(QDialog, JobHost):
     """Ranks the backbones on the state's dataset and offers the best (or the chosen row)."""
 
@@ -62,7 +84,7 @@ class WhichBackboneDialog(QDialog, JobHost):
             "takes minutes; after that, seconds."), wordWrap=True)
         self.summary = QLabel(wordWrap=True, textInteractionFlags=(
             Qt.TextInteractionFlag.TextSelectableByMouse))
-        self.summary.setStyleSheet("font-weight: 600;")
+        self.not_here = QLabel(wordWrap=True, visible=False)  # backbones without weights
         self.progress_bar = QProgressBar(minimum=0, maximum=1000)
         self.progress_bar.setToolTip(self.tr("How far the ranking is, and about how long it "
                                              "still takes"))
@@ -102,6 +124,7 @@ class WhichBackboneDialog(QDialog, JobHost):
         layout.addLayout(running)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.not_here)
         layout.addLayout(buttons)
         self.use_button.setDefault(True)
         self._set_running(False)
@@ -116,6 +139,7 @@ class WhichBackboneDialog(QDialog, JobHost):
             return
         self.scan, self.ranking = scan, None
         self.table.setRowCount(0)
+        self.not_here.hide()
         self.summary.setText(self.tr("Ranking the backbones on {0} pictures…").format(
             len(scan.samples)))
         self.summary.setToolTip("")
@@ -153,7 +177,7 @@ class WhichBackboneDialog(QDialog, JobHost):
         self.again_button.setEnabled(not running)
         if running:
             self.progress_bar.setValue(0)
-            self.progress_bar.setFormat(self.tr("Starting…"))
+            self.progress_bar.setFormat(self.tr("Computing the first backbone's features…"))
         self._update_use()
 
     @Slot(object)
@@ -162,9 +186,7 @@ class WhichBackboneDialog(QDialog, JobHost):
             return
         if progress.fraction is not None:
             self.progress_bar.setValue(int(progress.fraction * 1000))
-        left = (self.tr(" · about {0} left").format(format_duration(progress.eta_seconds))
-                if progress.eta_seconds is not None else "")
-        self.progress_bar.setFormat(f"%p%  {progress.message}{left}")
+        self.progress_bar.setFormat(f"%p%  {progress.message}{_time_left(progress)}")
 
     @Slot(object)
     def _on_finished(self, ranking: Ranking) -> None:
@@ -184,15 +206,19 @@ class WhichBackboneDialog(QDialog, JobHost):
     # ------------------------------------------------------------------ the table
     def show_ranking(self, ranking: Ranking) -> None:
         self.ranking = ranking
-        classes = len(ranking.class_names)
-        self.summary.setText(self.tr("{0}\n\nRanked on {1} pictures of {2} classes in {3}.").format(
-            ranking.recommendation(), ranking.num_images, classes,
-            format_duration(ranking.seconds)))
-        self.table.setRowCount(len(ranking.ranked) + len(ranking.unavailable))
+        first, _, rest = ranking.recommendation().partition(". ")
+        self.summary.setText(self.tr("<b>{0}.</b> {1}<br>Ranked on {2} pictures of {3} classes "
+                                     "in {4}.").format(
+            html.escape(first.rstrip(".")), html.escape(rest), ranking.num_images,
+            len(ranking.class_names), plain_duration(ranking.seconds)))
+        self.table.setRowCount(len(ranking.ranked))
         for row, rank in enumerate(ranking.ranked):
             self._fill(row, rank, ranking, recommended=row == 0)
-        for row, name in enumerate(ranking.unavailable, len(ranking.ranked)):
-            self._fill_unavailable(row, name)
+        names = [get_backbone(name).display_name for name in ranking.unavailable]
+        self.not_here.setText(self.tr(
+            "Not ranked, their weights are not on this computer: {0}. Download one on the Model "
+            "page, then rank again.").format(", ".join(names)) if names else "")
+        self.not_here.setVisible(bool(names))
         if ranking.ranked:
             self.table.selectRow(0)
         self.table.setFocus()
@@ -227,19 +253,6 @@ class WhichBackboneDialog(QDialog, JobHost):
                 item.setFont(font)
             self.table.setItem(row, col, item)
 
-    def _fill_unavailable(self, row: int, name: str) -> None:
-        spec = get_backbone(name)
-        for col, text in enumerate((spec.display_name, self.tr(
-                "not ranked: its weights are not on this computer (download them on the Model "
-                "page)"))):
-            item = QTableWidgetItem(text)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # not selectable: nothing to use
-            item.setForeground(self.palette().placeholderText())
-            item.setToolTip(self.tr("Download {0}'s weights on the Model page, then rank "
-                                    "again.").format(spec.display_name))
-            self.table.setItem(row, col, item)
-        self.table.setSpan(row, 1, 1, len(COLUMNS) - 1)
-
     # ------------------------------------------------------------------ use
     def selected_backbone(self) -> Optional[str]:
         rows = self.table.selectionModel().selectedRows()
@@ -251,10 +264,7 @@ class WhichBackboneDialog(QDialog, JobHost):
         self.use_button.setEnabled(name is not None)
         if name is None:
             self.use_button.setText(self.tr("&Use"))
-            self.use_button.setToolTip(self.tr("Choose a ranked backbone in the table to use it.")
-                                       if self.ranking is not None and self.ranking.ranked
-                                       else self.tr("Rank the backbones first, then use the "
-                                                    "best."))
+            self.use_button.setToolTip(self.tr("Rank the backbones first, then use the best."))
             return
         display = get_backbone(name).display_name
         self.use_button.setText(self.tr("&Use {0}").format(display))
