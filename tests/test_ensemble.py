@@ -197,10 +197,11 @@ def test_ensemble_run_evaluates_predicts_and_exports(two_tiny, tmp_path, capsys)
     assert main(["cam", str(out), str(data / "val" / "red"), "--out", str(tmp_path / "cams")]) == 0
     for member in ("tiny_a", "tiny_b"):  # CAM per member
         assert len(list((tmp_path / "cams").glob(f"*_{member}_cam.png"))) == 5
-    for fmt, name in (("torchscript", "model.ts"), ("onnx", "model.onnx")):
+    for fmt, name in (("torchscript", "model.ts"), ("onnx", "model.onnx"), ("bundle", "b")):
         result = export_run(out, fmt, tmp_path / name)
         assert result.passed and result.check.images_checked == 15
         assert result.check.max_prob_diff <= 1e-4
+    assert "average of the class probabilities of 2" in (tmp_path / "b" / "README.md").read_text()
 
 
 

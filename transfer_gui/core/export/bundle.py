@@ -119,9 +119,14 @@ def _unlike_section(loaded: LoadedModel) -> list[str]:
 def model_card(loaded: LoadedModel, config: dict | None, dataset: dict | None,
                evaluation: dict | None) -> str:
     pre = loaded.preprocessing
-    lines = [f"# Image classifier: {', '.join(loaded.class_names)}", "",
-             f"An image classifier made with transfer_gui by {loaded.mode or 'transfer learning'} "
-             f"on the {loaded.spec.display_name} backbone ({loaded.spec.name}).", "",
+    members = getattr(loaded, "members", None)  # core/ensemble
+    made = (f"An ensemble made with transfer_gui: the average of the class probabilities of "
+            f"{len(members)} linear probes, on {', '.join(m.spec.name for m in members)}; "
+            f"model.pt runs them all, each resizing the input to its own size, and outputs the "
+            f"log of the average." if members else
+            f"An image classifier made with transfer_gui by {loaded.mode or 'transfer learning'} "
+            f"on the {loaded.spec.display_name} backbone ({loaded.spec.name}).")
+    lines = [f"# Image classifier: {', '.join(loaded.class_names)}", "", made, "",
              "## Files", "",
              "- `model.pt`: TorchScript model, `torch.jit.load('model.pt')`; input (batch, 3, "
              f"{pre.input_size}, {pre.input_size}) float32, output logits.",
