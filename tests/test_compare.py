@@ -67,9 +67,9 @@ def test_summary_values(two_runs):
 
 
 EXPECTED = (
-    "run               backbone            mode                epochs  lr     best val acc  macro-F1  seconds\n"
-    "alpha             resnet18            feature_extraction  3/30    0.003  75.0%         0.667     12.3\n"
-    "beta-longer-name  efficientnet_lite0  fine_tuning         2/10    0.001  87.5%         -         100.0")
+    "run               backbone            mode                epochs  lr     best val acc  macro-F1  seconds  s/epoch  peak MB\n"
+    "alpha             resnet18            feature_extraction  3/30    0.003  75.0%         0.667     12.3     4.11     -\n"
+    "beta-longer-name  efficientnet_lite0  fine_tuning         2/10    0.001  87.5%         -         100.0    50.00    -")
 
 
 def test_table_exact(two_runs):
@@ -111,3 +111,5 @@ def test_real_tiny_run_loads(tiny_backbone, color_dataset, tmp_path):
     assert s.macro_f1 is not None and 0.0 <= s.macro_f1 <= 1.0
     lines = format_table([s]).splitlines()
     assert len(lines) == 2 and lines[1].startswith("tiny_run  tiny_test")
+    assert s.peak_memory_bytes == result["peak_memory"]["rss_bytes"] > 0  # Linux: measured
+    assert s.val_images is not None and s.epoch_seconds is not None
