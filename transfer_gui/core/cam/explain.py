@@ -17,6 +17,7 @@ from .compute import compute_cam, resolve_layer
 from .layers import cam_target_for, reshape_for
 from .methods import DEFAULT_METHOD, METHODS
 from .overlay import to_original
+from .trust import TrustCheck, trust_check
 
 OVERLAY_MAX_SIDE = 2048
 """The picture an explanation is drawn on is shrunk to at most this many pixels on its longer
@@ -42,6 +43,8 @@ class Explanation:
         predicted: Index of the predicted class; `predicted_name`, `predicted_probability`.
         no_positive_evidence: True when the map has nothing positive to show.
         method: CAM method name; layer: the layer path explained.
+        trust: The deletion test of the map (core/cam/trust.py) when asked for; None when not
+            asked or when the map is empty.
     """
 
     path: str
@@ -59,6 +62,7 @@ class Explanation:
     no_positive_evidence: bool
     method: str
     layer: str
+    trust: Optional[TrustCheck] = None
 
 
 def resolve_target(class_names: Sequence[str], target: int | str | None) -> Optional[int]:
@@ -97,7 +101,8 @@ def explain_images(loaded: LoadedModel, paths: Sequence[str], *, method: str = D
                    target: int | str | None = None, layer: Optional[str] = None,
                    batch_size: int = 8, progress: ProgressCallback = no_progress,
                    cancel: Optional[CancelToken] = None,
-                   on_error: Optional[ErrorCallback] = None) -> Iterator[Explanation]:
+                   on_error: Optional[ErrorCallback] = None,
+                   trust: bool = False) -> Iterator[Explanation]:
     """Yield an Explanation per readable image, in order, batch by batch.
 
     Args:
@@ -111,6 +116,8 @@ def explain_images(loaded: LoadedModel, paths: Sequence[str], *, method: str = D
         cancel: Checked before each batch (raises Cancelled).
         on_error: Called with (path, reason) for an unreadable image, which is then skipped;
             None raises a UserError instead.
+        trust: Also run each map's deletion test (`trust_check`: 10 more forward passes per
+            image) into Explanation.trust.
 
     Raises:
         UserError: Unknown method, layer or class; an unreadable image when `on_error` is None.
@@ -154,13 +161,16 @@ def explain_images(loaded: LoadedModel, paths: Sequence[str], *, method: str = D
                     predicted_name=names[p],
                     predicted_probability=float(result.probabilities[i, p]),
                     no_positive_evidence=result.no_positive_evidence[i], method=method,
-                    layer=layer_path)
+                    layer=layer_path,
+                    trust=trust_check(model, inputs[i], result.maps[i], t) if trust else None)
         done = min(start + batch_size, len(paths))
         progress(Progress(done / max(len(paths), 1), f"Explained {done}/{len(paths)} images",
                           stage="cam", done=done, total=len(paths)))
 
 
 def explain_image(loaded: LoadedModel, path: str, *, method: str = DEFAULT_METHOD,
-                  target: int | str | None = None, layer: Optional[str] = None) -> Explanation:
+                  target: int | str | None = None, layer: Optional[str] = None,
+                  trust: bool = False) -> Explanation:
     """Explain one image (see `explain_images`); an unreadable file raises a UserError."""
-    return next(explain_images(loaded, [path], method=method, target=target, layer=layer))
+    return next(explain_images(loaded, [path], method=method, target=target, layer=layer,
+                               trust=trust))
