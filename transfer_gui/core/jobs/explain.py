@@ -65,15 +65,17 @@ def for_display(explanation: Explanation, preprocessing=None) -> PanelExplanatio
 
 
 def explain_job(state, model_path: str, paths: Sequence[str], method: str,
-                target: Optional[int | str], layer: Optional[str]) -> int:
-    """Explain each image; emits Explained(PanelExplanation) or ExplainFailed(path, reason)."""
+                target: Optional[int | str], layer: Optional[str], trust: bool = False) -> int:
+    """Explain each image; emits Explained(PanelExplanation) or ExplainFailed(path, reason).
+    `trust` adds each map's deletion test (Explanation.trust, core/cam/trust.py)."""
     model = loaded_model(model_path)
     done = 0
     for path in paths:
         state.cancel.raise_if_cancelled()
         try:
             with _lock:
-                explanation = explain_image(model, path, method=method, target=target, layer=layer)
+                explanation = explain_image(model, path, method=method, target=target, layer=layer,
+                                            trust=trust)
         except Exception as exc:  # a bad image or choice: report it, go on with the others
             state.emit(ExplainFailed(path, getattr(exc, "reason", None) or str(exc)))
             continue
