@@ -24,7 +24,7 @@ from transfer_gui.core.jobs.events import ExplainFailed, Explained
 from transfer_gui.core.jobs.explain import PanelExplanation, explain_job
 
 from .cam_controls import CamControls
-from .cam_views import ColourBar, ImageView, veil_unseen
+from .cam_views import ColourBar, ImageView, TrustNote, veil_unseen
 from .class_grid import ClassGrid
 from .overlay_destination import ask_overlay_path, dataset_of_model
 from transfer_gui.ui.workers import JobHost
@@ -89,6 +89,7 @@ class CamPanel(QWidget, JobHost):
         self.verdict = QLabel(wordWrap=True)  # true class and prediction
         self.verdict.setStyleSheet("font-size: 12pt;")
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.trust_note = TrustNote()
         self.crop_note = QLabel(wordWrap=True)
         self.crop_note.setStyleSheet("color: #555;")
         self.crop_note.setText(self.tr(
@@ -100,6 +101,7 @@ class CamPanel(QWidget, JobHost):
         single_layout = QVBoxLayout(single)
         single_layout.addWidget(self.verdict)
         single_layout.addLayout(views, 1)
+        single_layout.addWidget(self.trust_note)
         single_layout.addWidget(self.crop_note)
         single_layout.addWidget(self.info)
 
@@ -167,8 +169,9 @@ class CamPanel(QWidget, JobHost):
         if self.model_path is None or self.path is None:
             return
         self.info.setText(self.tr("Computing…"))
+        self.trust_note.clear()
         self.runner.start(explain_job, self.model_path, [self.path], self.method.currentData(),
-                          self.target.currentData(), self.layer.currentData())
+                          self.target.currentData(), self.layer.currentData(), True)
 
     def _on_explained(self, event: Explained) -> None:
         self.current = event.item
@@ -211,6 +214,7 @@ class CamPanel(QWidget, JobHost):
         if e.no_positive_evidence:
             text += " " + self.tr("No positive evidence for this class in this image.")
         self.info.setText(text)
+        self.trust_note.show_check(e.trust, e.target_name)
 
     def rendered(self) -> Optional[tuple[np.ndarray, np.ndarray]]:
         """(heatmap, overlay) of the current image at display size, in the chosen colours."""

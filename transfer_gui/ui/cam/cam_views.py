@@ -1,7 +1,9 @@
-"""The CAM panel's pictures: a scaled image view, the labelled colour bar, and the veil over the
-parts of an image the model never saw."""
+"""The CAM panel's pictures: a scaled image view, the labelled colour bar, the veil over the
+parts of an image the model never saw, and the note on how much to trust a map."""
 
 from __future__ import annotations
+
+import html
 
 from typing import Optional
 
@@ -83,3 +85,26 @@ class ColourBar(QWidget):
     def texts(self) -> tuple[str, str]:
         """(top, bottom) labels (for tests and checks)."""
         return self.high.text(), self.low.text()
+
+
+class TrustNote(QLabel):
+    """"How much to trust this map": the map's deletion test (core/cam/trust.py) in one
+    sentence, green when the map beats a random area, red when it does not."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setToolTip(self.tr(
+            "The model's probability for the class with the map's top 20% blurred out, against "
+            "the same-shaped area blurred at random places (the mean of 8). A map that shows "
+            "the evidence lowers it much more than a random area does."))
+
+    def show_check(self, check, class_name: str) -> None:
+        """Show `check` (a TrustCheck, or None: nothing highlighted, nothing to test)."""
+        if check is None:
+            self.clear()
+            return
+        colour = "#1b7f3b" if check.beats_random else "#b3261e"
+        self.setText(f"<b>{self.tr('How much to trust this map:')}</b> <span style='color:"
+                     f"{colour}'>{html.escape(check.sentence(class_name))}</span>")
