@@ -47,7 +47,8 @@ def cmd_cam(args: argparse.Namespace) -> int:
     for model in models:
         member = f"_{model.spec.name}" if len(models) > 1 else ""  # <name>_<member>_cam.png
         for e in explain_images(model, files, method=args.method, target=args.target_class,
-                                layer=args.layer, cancel=cancel, on_error=report_error):
+                                layer=args.layer, cancel=cancel, on_error=report_error,
+                                trust=True):
             save_explanation(e, args.out, stems[e.path] + member, colormap=args.colormap,
                              alpha=args.alpha, raw=args.raw)
             line = (f"{printable(e.path)}\t{printable(e.predicted_name)}\t"
@@ -56,6 +57,8 @@ def cmd_cam(args: argparse.Namespace) -> int:
                 line += f"\ttarget {e.target_name}: {e.target_probability:.3f}"
             if e.no_positive_evidence:
                 line += f"\tno positive evidence for {e.target_name}"
+            if e.trust is not None:  # how much to trust the map (core/cam/trust.py)
+                line += f"\t{printable(e.trust.sentence(e.target_name))}"
             print(line + (f"\tmember {model.spec.name}" if member else ""))
             done += 1
     if not done:
