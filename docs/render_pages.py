@@ -3,10 +3,10 @@
 Drives the real main window offscreen through two real runs on a generated 10-class dataset
 whose class names include long and Japanese ones: scan, the data check ("Check data…" on a few
 planted problems: a copy, the same photo in two classes, a blank picture, two pictures in the
-wrong class), Lite0 feature extraction, then a short fine-tuning run, Results (with the Run
-picker) and its likely label errors, CAM, Predict (new images, some unlike any class: noise and
-line drawings), Compare with new images, Compare runs and Export. It also prints each window's
-minimum size, which must fit 1366x700.
+wrong class), "Which backbone?" (the backbones here ranked), Lite0 feature extraction, then a
+short fine-tuning run, Results (with the Run picker) and its likely label errors, CAM, Predict
+(new images, some unlike any class: noise and line drawings), Compare with new images, Compare
+runs and Export. It also prints each window's minimum size, which must fit 1366x700.
 
     python docs/render_pages.py [--data DIR] [--out docs/screenshots]
 """
@@ -138,6 +138,10 @@ def main() -> None:
     doctor.reject()
     window.go_to(1)
     shot(window, "2-model")
+    ranking = window.model_page.which_button.open_ranking()  # "Which backbone?", default size
+    wait_until(app, lambda: ranking.ranking is not None)
+    shot(ranking, "13-which-backbone")
+    ranking.reject()
     window.go_to(2)
     window.settings_page.show_advanced.setChecked(True)
     window.settings_page.epochs.setValue(args.epochs)

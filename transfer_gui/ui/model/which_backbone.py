@@ -166,7 +166,7 @@ class WhichBackboneDialog(QDialog, JobHost):
     def shutdown(self) -> None:
         self.runner.shutdown()
 
-    def reject(self) -> None:  # Close, Escape: stop a ranking (nothing half-done is kept)
+    def reject(self) -> None:  # Close, Escape: stop a ranking (its features so far stay cached)
         self.runner.cancel()
         super().reject()
 
