@@ -66,10 +66,11 @@ def test_table_and_curves(view, two_runs, qtbot):
     assert signal.args[0] == list(two_runs)
     assert table_rows(view) == [
         [ALPHA, "ResNet-18", "Feature extraction", "3/30", "0.003", "32", "none", "75.0%",
-         "0.667", "12.3 s", "4.1 s"],
+         "0.667", "12.3 s", "4.1 s", "–"],
         [BETA, "EfficientNet-Lite0", "Fine-tuning", "2/10", "0.001", "16", "light", "87.5%",
-         "–", "1 min 40 s", "50.0 s"],
-    ]  # the first column names runs as the Run picker does; the last: time of a training epoch
+         "–", "1 min 40 s", "50.0 s", "–"],
+    ]  # the first column names runs as the Run picker does; then the time of a training epoch,
+    # and the peak memory (hand-written runs without one)
     assert view.table.item(0, 0).toolTip().startswith(f"{ALPHA}\n{two_runs[0]}")
     assert [view.table.item(r, 2).data(Qt.ItemDataRole.UserRole) for r in range(2)] == \
         ["feature_extraction", "fine_tuning"]

@@ -1,14 +1,15 @@
-"""Compare modes: feature extraction, fine-tuning and from scratch on the same data and backbone,
-trained one after the other in one background job (`compare_modes_job`).
+"""Compare: the (backbone, mode) runs ticked in the window's grid (grid_picker.py; by default the
+three modes on the chosen backbone), trained one after the other on the same data and split in one
+background job (`compare_grid_job`).
 
 Each mode trains with its own defaults and the user's changes to that mode (AppState keeps them
-per mode); the data split, seed and device are the chosen mode's for all three, so they compare
+per mode); the data split, seed and device are the chosen mode's for every run, so they compare
 fairly. They train on the Data page's scan with the user's corrections (AppState.dataset), as the
 Train page does: left-out pictures stay out and relabelled ones count as their new class.
 Before anything trains, `estimate_job` measures what an image costs on this computer and the
-window asks: "This trains three models: about N minutes on this computer. Start?"
+window asks: "This trains four models: about N minutes on this computer. Start?"
 
-`ModeComparison` is the Compare window's part that runs it: the "Compare modes" button, the
+`ModeComparison` is the Compare window's part that runs it: the grid, its "Compare" button, the
 progress row with Stop, and the job's signals. Each finished run joins the window's table as soon
 as it is written, and is announced by the window's `runTrained` signal (the main window adds it
 to the project, as it does for a run trained on the Train page).
@@ -22,17 +23,24 @@ from typing import Any, Optional
 from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from transfer_gui.core.jobs import Progress
-from transfer_gui.core.jobs.compare_modes import compare_modes_job, estimate_job, mode_configs
+from transfer_gui.core.jobs.compare_modes import Cell, compare_grid_job, estimate_job, grid_configs
 from transfer_gui.core.jobs.events import RunTrained
 from transfer_gui.core.training import options
 from transfer_gui.core.training.config import MODES, TrainConfig
 from transfer_gui.ui.workers import JobHost
 from transfer_gui.ui.error_dialog import plain_message
+from .grid_picker import GridPicker
 
 # Options that describe the data and the computer, not a mode's recipe (declared per_mode=False
 # in core/training/options.py): the chosen mode's values apply to all three runs, so each sees the
 # same split and runs on the same device.
 SHARED_OPTIONS = options.SHARED_OPTIONS
+COUNTS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def models_text(n: int) -> str:
+    """ "one model", "three models", "12 models"."""
+    return f"{COUNTS[n] if n < len(COUNTS) else n} model{'' if n == 1 else 's'}"
 
 
 def about(seconds: float) -> str:
@@ -48,7 +56,8 @@ def about(seconds: float) -> str:
 
 
 class ModeComparison(JobHost):
-    """Mixin for `CompareView`: the "Compare modes" button, its progress row and its job.
+    """Mixin for `CompareView`: the grid of runs to train, its "Compare" button, its progress
+    row and its job.
 
     The view provides `status` (a QLabel), `add_button`, `add_runs(paths)`, `runTrained` (a
     signal carrying a TrainingResult), `_mode_name(mode)` and `_app_state` / `_app_runs_root`
@@ -58,8 +67,10 @@ class ModeComparison(JobHost):
     def _init_mode_comparison(self) -> None:
         """Make the runners and the widgets (call before laying them out)."""
         self._source: Optional[tuple[str, str, Path, dict, dict]] = None
-        # waiting for the estimate: (source, configs, the corrected scan or None)
-        self._pending: Optional[tuple[tuple, list[TrainConfig], Any]] = None
+        # waiting for the estimate: (source, cells, configs, the corrected scan or None)
+        self._pending: Optional[tuple[tuple, list[Cell], list[TrainConfig], Any]] = None
+        self.grid = GridPicker()
+        self.grid.changed.connect(self._update_buttons)
         self.estimate_runner = self.make_runner(
             finished=self._on_estimated,
             failed=lambda message, details: self._on_estimated(None),
@@ -68,10 +79,7 @@ class ModeComparison(JobHost):
             progress=self._on_progress, events={RunTrained: self._on_run_trained},
             finished=self._on_finished, cancelled=self._on_cancelled, failed=self._on_failed)
 
-        self.compare_button = QPushButton(self.tr("Compare &modes"))
-        self.compare_button.setToolTip(self.tr(
-            "Train feature extraction, fine-tuning and from scratch on the same data and "
-            "backbone, one after the other, and compare them here."))
+        self.compare_button = QPushButton(self.tr("Co&mpare ticked"))
         self.compare_button.setDefault(True)
         self.compare_button.clicked.connect(self._compare_clicked)
 
@@ -80,7 +88,7 @@ class ModeComparison(JobHost):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat("%p%")
-        self.progress_bar.setToolTip(self.tr("Progress of the mode comparison (all three runs)."))
+        self.progress_bar.setToolTip(self.tr("Progress of the comparison (all its runs)."))
         self.stop_button = QPushButton(self.tr("&Stop"))
         self.stop_button.setToolTip(self.tr("Stop the comparison; runs already finished stay "
                                             "in the table."))
@@ -96,6 +104,7 @@ class ModeComparison(JobHost):
         """What the "Compare modes" button trains on (the lead may bind an AppState instead)."""
         self._source = ((str(data_dir), backbone, Path(runs_root), dict(overrides or {}), {})
                         if data_dir and backbone and runs_root else None)
+        self.grid.follow(backbone)
         self._update_buttons()
 
     def _current_source(self) -> Optional[tuple[str, str, Path, dict, dict]]:
@@ -121,16 +130,24 @@ class ModeComparison(JobHost):
 
     def _update_buttons(self) -> None:
         running = self.runner.is_running() or self.estimate_runner.is_running()
-        self.compare_button.setEnabled(not running and self._current_source() is not None)
+        if self._app_state is not None:
+            self.grid.follow(self._app_state.backbone)
+        n = len(self.grid.cells())
+        source = self._current_source()
+        self.compare_button.setEnabled(not running and source is not None and n > 0)
+        self.grid.setEnabled(not running)
         self.add_button.setEnabled(not running)
-        if self._current_source() is None and not running:
-            self.compare_button.setToolTip(self.tr("Choose a dataset and a backbone first; then "
-                                                   "this trains all three transfer modes on it "
-                                                   "and compares them here."))
+        self.compare_button.setText(self.tr("Co&mpare ticked (%1)").replace("%1", str(n)))
+        if source is None and not running:
+            self.compare_button.setToolTip(self.tr("Choose a dataset first; then this trains "
+                                                   "the ticked backbones and modes on it and "
+                                                   "compares them here."))
+        elif n == 0:
+            self.compare_button.setToolTip(self.tr("Tick the backbones and modes to compare."))
         else:
             self.compare_button.setToolTip(self.tr(
-                "Train feature extraction, fine-tuning and from scratch on the same data and "
-                "backbone, one after the other, and compare them here."))
+                "Train the ticked backbones and modes on the same data and split, one after "
+                "the other, and compare them here (an estimate of the time comes first)."))
 
     def _compare_clicked(self) -> None:
         """Estimate the time (in the background), ask, then train."""
@@ -138,15 +155,18 @@ class ModeComparison(JobHost):
             source = self._current_source()
             if source is None:
                 return
-            data_dir, backbone, _, shared, own = source
-            configs = mode_configs(data_dir, backbone, shared, own)
+            cells = self.grid.cells()
+            if not cells:
+                return
+            data_dir, _, _, shared, own = source
+            configs = grid_configs(data_dir, cells, shared, own)
         except Exception as exc:  # a bad setting: say which, train nothing
-            self.status.setText(self.tr("Cannot compare modes: ") + str(exc))
+            self.status.setText(self.tr("Cannot compare: ") + str(exc))
             return
         dataset = self._corrected_scan(data_dir)
-        self._pending = (source, configs, dataset)
-        self.status.setText(self.tr("Estimating how long the three trainings take on this "
-                                    "computer…"))
+        self._pending = (source, cells, configs, dataset)
+        self.status.setText(self.tr("Estimating how long the %1 take on this computer…")
+                            .replace("%1", self.tr(models_text(len(cells)))))
         self.estimate_runner.start(estimate_job, configs, dataset)
         self._update_buttons()
 
@@ -155,37 +175,42 @@ class ModeComparison(JobHost):
         self._update_buttons()
         if pending is None:
             return
-        source, configs, dataset = pending
+        (data_dir, _, runs_root, shared, own), cells, configs, dataset = pending
         if self.confirm_start(configs, seconds):
-            self.compare_modes(*source, dataset=dataset)
+            self.compare_grid(data_dir, cells, runs_root, shared, own, dataset=dataset)
         else:
             self.status.setText(self.tr("Not started."))
 
     def confirm_start(self, configs: list[TrainConfig], seconds: Optional[list[float]]) -> bool:
-        """Ask before three trainings start, with the time they take (None: not estimated)."""
+        """Ask before the trainings start, with the time they take (None: not estimated)."""
         from transfer_gui.core.training.config import FEATURE_EXTRACTION
 
+        models = self.tr(models_text(len(configs)))
+        several = len({c.backbone for c in configs}) > 1
         if seconds is None:
-            text = self.tr("This trains three models, one after the other. Start?")
+            text = self.tr("This trains %1, one after the other. Start?").replace("%1", models)
             lines = [self.tr("The time could not be estimated on this computer.")]
         else:
-            text = self.tr("This trains three models: %1 on this computer. Start?").replace(
-                "%1", self.tr(about(sum(seconds))))
+            text = (self.tr("This trains %1: %2 on this computer. Start?").replace("%1", models)
+                    .replace("%2", self.tr(about(sum(seconds)))))
             lines = []
             for config, took in zip(configs, seconds):
                 unit = (self.tr("rounds") if config.mode == FEATURE_EXTRACTION
                         else self.tr("epochs"))
+                what = self._mode_name(config.mode)
+                if several:
+                    what += ", " + self.grid.display_name(config.backbone)
                 lines.append(self.tr("%1: %2 (up to %3 %4)")
-                             .replace("%1", self._mode_name(config.mode))
+                             .replace("%1", what)
                              .replace("%2", self.tr(about(took)))
                              .replace("%3", str(config.epochs)).replace("%4", unit))
         lines.append("\n" + self.tr("Early stopping may end them sooner. Stop keeps the runs "
                                     "already finished."))
-        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Compare modes"), text,
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Compare"), text,
                           QMessageBox.StandardButton.NoButton, self)
         box.setObjectName("compareModesConfirm")
         box.setStyleSheet("QLabel#qt_msgbox_label, QLabel#qt_msgbox_informativelabel "
-                          "{ min-width: 28em; }")  # one line per mode, not wrapped
+                          "{ min-width: 32em; }")  # one line per run, not wrapped
         box.setInformativeText("\n".join(lines))
         start = box.addButton(self.tr("&Start"), QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
@@ -200,16 +225,25 @@ class ModeComparison(JobHost):
                       overrides: Optional[dict] = None,
                       mode_overrides: Optional[dict[str, dict]] = None,
                       dataset: Any = None) -> None:
-        """Train the three modes one after the other in the background; runs join the table.
-        `overrides` apply to every mode, then `mode_overrides[mode]` to that mode; `dataset` is
-        the Data page's scan with the user's corrections (None: the folder as it is)."""
+        """Train the three modes on `backbone` (see compare_grid)."""
+        self.compare_grid(data_dir, [(backbone, mode) for mode in MODES], runs_root, overrides,
+                          mode_overrides, dataset)
+
+    def compare_grid(self, data_dir: str | Path, cells: list[Cell], runs_root: str | Path,
+                     overrides: Optional[dict] = None,
+                     mode_overrides: Optional[dict[str, dict]] = None,
+                     dataset: Any = None) -> None:
+        """Train the (backbone, mode) cells one after the other in the background; runs join the
+        table. `overrides` apply to every run, then `mode_overrides[mode]` to that mode's;
+        `dataset` is the Data page's scan with the user's corrections (None: the folder as it
+        is)."""
         self.progress_bar.setValue(0)
-        self.status.setText(self.tr("Comparing modes on %1 with %2…")
-                            .replace("%1", Path(data_dir).name or str(data_dir))
-                            .replace("%2", backbone))
+        self.status.setText(self.tr("Training %1 on %2…")
+                            .replace("%1", self.tr(models_text(len(cells))))
+                            .replace("%2", Path(data_dir).name or str(data_dir)))
         self.running_row.show()
         self.stop_button.setEnabled(True)
-        self.runner.start(compare_modes_job, str(data_dir), backbone, Path(runs_root),
+        self.runner.start(compare_grid_job, str(data_dir), list(cells), Path(runs_root),
                           dict(overrides or {}), dict(mode_overrides or {}), dataset)
         self._update_buttons()
 
@@ -241,14 +275,14 @@ class ModeComparison(JobHost):
         self._update_buttons()
 
     def _on_finished(self, result: Any) -> None:
-        self._end(self.tr("Mode comparison finished: %1 runs.").replace(
+        self._end(self.tr("Comparison finished: %1 runs.").replace(
             "%1", str(len(result or []))))
 
     def _on_cancelled(self, result: Any) -> None:
-        self._end(self.tr("Mode comparison stopped. Finished runs are kept."))
+        self._end(self.tr("Comparison stopped. Finished runs are kept."))
 
     def _on_failed(self, message: str, details: str) -> None:
-        self._end(self.tr("Mode comparison failed: ") + plain_message(message))
+        self._end(self.tr("Comparison failed: ") + plain_message(message))
         self.status.setToolTip(details or message)
 
     def shutdown(self) -> bool:

@@ -2,9 +2,10 @@
 
 `set_runs` reads each run folder's summary (small JSON files, cheap enough for the GUI thread).
 Bound to an AppState (`bind_state`), it lists the project's runs and stays in step with them.
-"Compare modes" (compare_modes.py) trains feature extraction, fine-tuning and from scratch on the
-same data and backbone, one after the other; each finished run joins the table as soon as it is
-written, and `runTrained` announces it so that it joins the project.
+The grid (grid_picker.py, run by compare_modes.py) trains the ticked backbones x modes on the same
+data and split, one after the other; each finished run joins the table as soon as it is written,
+and `runTrained` announces it so that it joins the project. Above the table, a sentence says what
+the finished runs show about transfer (core/compare_summary.py).
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from typing import Any, Optional, Sequence
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QPushButton, QScrollArea, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transfer_gui.core.compare import RunSummary, load_run_summary
+from transfer_gui.core.compare_summary import transfer_summary
 from transfer_gui.core.errors import UserError
+from transfer_gui.core.jobs.compare_modes import compare_modes_job
 from transfer_gui.ui.names import mode_name
 from transfer_gui.ui.project.run_picker import backbone_label, summary_label
 from transfer_gui.ui.error_dialog import plain_message
-from .compare_modes import ModeComparison, compare_modes_job
+from .compare_modes import ModeComparison
 
 __all__ = ["CompareView", "compare_modes_job"]
 
@@ -54,10 +57,10 @@ class CompareView(ModeComparison, QWidget):
     """Table of runs plus overlaid validation accuracy and loss curves; runs mode comparisons."""
 
     runsChanged = Signal(list)  # list[Path] of the runs shown
-    runTrained = Signal(object)  # TrainingResult of a run Compare modes finished with a model
+    runTrained = Signal(object)  # TrainingResult of a run the grid finished with a model
 
     COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "batch", "augmentation",
-               "best_val_acc", "macro_f1", "time", "epoch_time")
+               "best_val_acc", "macro_f1", "time", "epoch_time", "peak_memory")
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -73,6 +76,7 @@ class CompareView(ModeComparison, QWidget):
         self._init_mode_comparison()
         self._build()
         self._refresh()
+        self._update_buttons()
 
     # ----------------------------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -94,23 +98,16 @@ class CompareView(ModeComparison, QWidget):
         self.clear_button.setToolTip(self.tr("Remove every run from the comparison "
                                              "(the run folders are kept)."))
         self.clear_button.clicked.connect(lambda: self.set_runs([]))
-        for button in (self.add_button, self.clear_button, self.compare_button):
+        for button in (self.add_button, self.clear_button):
             bar.addWidget(button)
         layout.addLayout(bar)
-
-        layout.addWidget(self.running_row)
-
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.status.setStyleSheet("color: #555;")
-        self.status.setToolTip(self.tr("What the comparison is doing, or why a run was skipped."))
-        layout.addWidget(self.status)
+        layout.addLayout(self._build_top())
 
         self.table = QTableWidget(0, len(self.COLUMNS))
         headers = (self.tr("Run"), self.tr("Backbone"), self.tr("Mode"), self.tr("Epochs"),
                    self.tr("Learning rate"), self.tr("Batch size"), self.tr("Augmentation"),
                    self.tr("Best val. accuracy"), self.tr("Macro-F1"), self.tr("Training time"),
-                   self.tr("Time per epoch"))
+                   self.tr("Time per epoch"), self.tr("Peak memory"))
         self.table.setHorizontalHeaderLabels(headers)
         tips = (self.tr("The run: its number in the project, mode, backbone, best validation "
                         "accuracy, and “stopped” when it was stopped before the end; its colour "
@@ -126,7 +123,10 @@ class CompareView(ModeComparison, QWidget):
                 self.tr("Wall-clock training time."),
                 self.tr("Mean time of one training epoch (a feature-extraction round is the "
                         "fit on features computed once; their computation is in Training "
-                        "time)."))
+                        "time)."),
+                self.tr("The app's memory (resident set) at its highest during the run, "
+                        "measured about five times a second; it includes the app itself (hover "
+                        "a cell for the amount at the run's start). “–”: not measured."))
         for col, tip in enumerate(tips):
             self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.setToolTip(self.tr("One row per run. Click a header to sort; select rows "
@@ -144,8 +144,8 @@ class CompareView(ModeComparison, QWidget):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # runs in the order added
         self.table.itemSelectionChanged.connect(self._update_highlight)
 
-        self.empty_hint = QLabel(self.tr("No runs to compare yet. Add run folders, or press "
-                                         "“Compare modes” to train all three modes."))
+        self.empty_hint = QLabel(self.tr("No runs to compare yet. Add run folders, or tick "
+                                         "backbones and modes and press “Compare ticked”."))
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setStyleSheet("color: #888; font-style: italic; padding: 6px;")
         self.empty_hint.setToolTip(self.tr("The table fills as runs are added."))
@@ -187,6 +187,59 @@ class CompareView(ModeComparison, QWidget):
         splitter.setToolTip(self.tr("Drag the handle to share space between table and plots."))
         layout.addWidget(splitter, 1)
         self.running_row.hide()
+
+    def _build_top(self) -> QHBoxLayout:
+        """The grid of runs to train (left) beside what is happening and what the table shows."""
+        top = QHBoxLayout()
+        top.setSpacing(12)
+        box = QGroupBox(self.tr("Train and compare"))
+        box.setToolTip(self.tr("Tick backbones (rows) and modes (columns): each tick is one "
+                               "training run, all on the same data and split."))
+        inner = QVBoxLayout(box)
+        inner.setContentsMargins(8, 4, 8, 6)
+        scroll = QScrollArea()
+        scroll.setWidget(self.grid)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMaximumHeight(150)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._grid_scroll = scroll
+        inner.addWidget(scroll)
+        inner.addWidget(self.compare_button, 0, Qt.AlignmentFlag.AlignRight)
+        box.setMaximumWidth(480)
+        top.addWidget(box)
+
+        info = QVBoxLayout()
+        info.setSpacing(6)
+        info.addWidget(self.running_row)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: #555;")
+        self.status.setToolTip(self.tr("What the comparison is doing, or why a run was skipped."))
+        info.addWidget(self.status)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setStyleSheet("font-size: 11pt;")
+        self.summary.setToolTip(self.tr("What the finished runs show about transfer: each "
+                                        "mode's best validation accuracy and its training "
+                                        "time. A difference counts only when it is larger "
+                                        "than what the validation images can tell apart."))
+        info.addWidget(self.summary)
+        info.addStretch(1)
+        top.addLayout(info, 1)
+        return top
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Weights may have been downloaded since the grid was built."""
+        if not (self.runner.is_running() or self.estimate_runner.is_running()):
+            self.grid.refresh_backbones()
+            self._fit_grid()
+        super().showEvent(event)
+
+    def _fit_grid(self) -> None:
+        """The grid's scroll area as tall as the grid, up to a few rows."""
+        self._grid_scroll.setFixedHeight(min(self.grid.sizeHint().height() + 2, 150))
 
     # ------------------------------------------------------------------------------------ runs
     def summaries(self) -> list[RunSummary]:
@@ -266,6 +319,8 @@ class CompareView(ModeComparison, QWidget):
             (f"{s.macro_f1:.3f}" if s.macro_f1 is not None else dash, s.macro_f1),
             (self._duration(s.seconds), s.seconds),
             (self._duration(s.epoch_seconds), s.epoch_seconds),
+            (f"{s.peak_memory_bytes / 2**20:,.0f} MB" if s.peak_memory_bytes is not None
+             else dash, s.peak_memory_bytes),
         ]
 
     def _refresh(self) -> None:
@@ -276,7 +331,7 @@ class CompareView(ModeComparison, QWidget):
         self.table.setSortingEnabled(False)
         self.table.clearContents()
         self.table.setRowCount(len(self._summaries))
-        numeric = {3, 4, 5, 7, 8, 9, 10}
+        numeric = {3, 4, 5, 7, 8, 9, 10, 11}
         for row, s in enumerate(self._summaries):
             colour = PALETTE[row % len(PALETTE)]
             for col, (text, key) in enumerate(self._row_cells(s)):
@@ -297,6 +352,9 @@ class CompareView(ModeComparison, QWidget):
                     item.setToolTip(tip)
                 if col == 2:
                     item.setData(Qt.ItemDataRole.UserRole, s.mode)
+                if col == 11 and s.start_memory_bytes is not None:
+                    item.setToolTip(self.tr("%1 MB at the run's start").replace(
+                        "%1", f"{s.start_memory_bytes / 2**20:,.0f}"))
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
         if sort_col >= 0:
@@ -304,11 +362,25 @@ class CompareView(ModeComparison, QWidget):
         else:
             self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.empty_hint.setVisible(not self._summaries)
+        self.summary.setText(self.summary_text())
         self.clear_button.setEnabled(bool(self._summaries))
         self._rebuild_curves()
         if selected:
             self._select(selected)
         self._update_highlight()
+
+    def summary_text(self) -> str:
+        """The sentences about transfer for the runs shown ("" without a finished run)."""
+        from transfer_gui.core.models import get_backbone
+        from transfer_gui.core.errors import ConfigError
+
+        names = {}
+        for s in self._summaries:
+            try:
+                names[s.backbone] = get_backbone(s.backbone).display_name
+            except ConfigError:  # an ensemble's members, or a plugin's backbone gone
+                names[s.backbone] = s.backbone
+        return transfer_summary(self._summaries, names)
 
     def _rebuild_curves(self) -> None:
         for plot, curves in ((self.acc_plot, self._acc_curves), (self.loss_plot, self._loss_curves)):
