@@ -36,7 +36,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workdir", default="/tmp/bench_auto")
     p.add_argument("--backbone", default=common.DEFAULT_BACKBONE)
     p.add_argument("--skip-defaults", action="store_true", help="only the search")
+    p.add_argument("--shapes-per-class", type=int, default=60,
+                   help="training images per class of the generated set (test: half, >= 10)")
+    p.add_argument("--modes", nargs="+", choices=("feature_extraction", "fine_tuning"),
+                   default=["feature_extraction", "fine_tuning"])
     return p.parse_args(argv)
+
+
+def shapes(base: Path, per_class: int) -> str:
+    """The generated shapes set (tests/synthetic.py) with `per_class` training images a class."""
+    if per_class == 60:
+        return make_dataset("shapes", base)
+    from synthetic import make_shapes_dataset
+
+    root = base / f"shapes_{per_class}"
+    if not root.exists():
+        make_shapes_dataset(root, train_per_class=per_class, test_per_class=max(10, per_class // 2))
+    return str(root)
 
 
 def hymenoptera_with_test(base: Path) -> str:
@@ -77,10 +93,11 @@ def main(argv=None) -> dict:
     figures = common.Figures("auto_settings")
     common.print_header("Automatic settings vs defaults", figures)
     for name in args.datasets:
-        data = hymenoptera_with_test(work) if name == "hymenoptera" else make_dataset(name, work)
+        data = (hymenoptera_with_test(work) if name == "hymenoptera"
+                else shapes(work, args.shapes_per_class))
         cache = FeatureCache()
         stamp = time.strftime("%H%M%S")
-        for mode in ("feature_extraction", "fine_tuning"):
+        for mode in args.modes:
             config = TrainConfig.for_mode(data, mode, backbone=args.backbone)
             scan = scan_dataset(data, val_fraction=config.val_fraction,
                                 test_fraction=config.test_fraction, seed=config.split_seed)

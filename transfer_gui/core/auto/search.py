@@ -77,7 +77,8 @@ class AutoSettings:
         out = asdict(self)
         del out["config"]
         out["l2_accuracy"] = [{"l2": k, "cv_accuracy": v} for k, v in self.l2_accuracy.items()]
-        out["budget_seconds"], out["seconds"] = round(self.budget_seconds, 1), round(self.seconds, 1)
+        out["budget_seconds"] = round(self.budget_seconds, 1)
+        out["seconds"] = round(self.seconds, 1)
         out["budget_includes"] = "the search only (training the chosen settings comes after)"
         return out
 
