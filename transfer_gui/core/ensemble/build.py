@@ -174,7 +174,8 @@ def build_ensemble(data_dir: str, out: str | os.PathLike,
             write_ensemble = False
         report.kept = "ensemble" if write_ensemble else selection.best_single
         writer.write_evaluation(evaluation)
-        # One line, "epoch 0" as a probe's, so what reads curves (compare) reads this run too.
+        # One line, "epoch 0" as a probe's (result.json's best epoch), so what reads a run's
+        # curves and best epoch (compare, the app's Results page and projects) reads this one.
         writer.append_metrics({"epoch": 0, "val_acc": saved_val,
                                "val_loss": evaluation["splits"]["val"]["log_loss"],
                                "seconds": round(time.perf_counter() - started, 3)})
@@ -182,7 +183,7 @@ def build_ensemble(data_dir: str, out: str | os.PathLike,
         report.seconds["write_and_evaluate"] = time.perf_counter() - t0
         report.seconds["total"] = time.perf_counter() - started
         writer.write_result({
-            "best_epoch": None, "best_val_acc": saved_val, "epochs_run": 0,
+            "best_epoch": 0, "best_val_acc": saved_val, "epochs_run": 0,
             "stop_reason": "ensemble built" if write_ensemble else "best single model kept",
             "cancelled": False, "seconds": round(report.seconds["total"], 3), "device": "cpu",
             "has_model": True, "kept": ENSEMBLE_MODE if write_ensemble else FEATURE_EXTRACTION,

@@ -78,5 +78,5 @@ def score_saved(path: Path, splits: dict[str, Split], cache: FeatureCache,
                                                [split.files[i] for i in ok]),
                         "log_loss": log_loss(labels, probabilities)}
     return {"schema_version": 1, "class_names": loaded.class_names,
-            "primary_split": "test" if splits["test"] else "val", "best_epoch": None,
+            "primary_split": "test" if splits["test"] else "val", "best_epoch": 0,
             "splits": scores}
