@@ -160,3 +160,44 @@ def test_the_window_grid_ticks_asks_and_shows_the_runs(backbones, grid, qtbot, t
     assert all(view.table.item(r, memory).text().endswith(" MB") for r in range(4))
     assert view.curve_points("acc") == [1, 1, 1, 1]
     assert view.summary.text().startswith("Tiny A: feature extraction reached ")
+
+
+def test_closing_the_window_during_a_grid_stops_it_as_stop_does(backbones, grid, qtbot,
+                                                                tmp_path):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+    from transfer_gui.ui.compare.compare_view import CompareView
+
+    _, data, _ = grid
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.show()
+    messages: list = []
+    view.runner.progress.connect(lambda p: messages.append(p.message))
+    view.compare_grid(str(data), [("grid_a", FROM_SCRATCH), ("grid_b", FROM_SCRATCH)],
+                      tmp_path / "runs", {"epochs": 200, "batch_size": 4,
+                                          "early_stopping_patience": 0})
+    qtbot.waitUntil(lambda: any("epoch" in m.lower() for m in messages), timeout=60_000)
+
+    asked: list = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box.objectName() == "compareCloseQuestion":
+            timer.stop()
+            asked.append(box.text())
+            next(b for b in box.buttons() if b.text() == "&Stop and close").click()
+
+    timer = QTimer()
+    timer.timeout.connect(answer)
+    timer.start(20)
+    with qtbot.waitSignal(view.runner.cancelled, timeout=20_000):
+        view.close()
+    timer.stop()
+    assert asked == ["A comparison is training. Stop it?"] and not view.isVisible()
+    # the interrupted run is kept as Stop keeps it (with its best model, or as NAME.partial
+    # before its first one); the second cell never started
+    (kept,) = (tmp_path / "runs").iterdir()
+    assert "grid_a_from_scratch" in kept.name
+    assert all(s.cancelled for s in view.summaries()) and len(view.summaries()) <= 1

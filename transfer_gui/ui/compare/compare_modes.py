@@ -285,6 +285,29 @@ class ModeComparison(JobHost):
         self._end(self.tr("Comparison failed: ") + plain_message(message))
         self.status.setToolTip(details or message)
 
+    def close_during_run(self) -> bool:
+        """Asked when the window closes while a comparison trains: True to close (after
+        stopping it, or leaving it to train on), False to stay open."""
+        if not self.runner.is_running():
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Compare"),
+                          self.tr("A comparison is training. Stop it?"),
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("compareCloseQuestion")
+        box.setInformativeText(self.tr(
+            "Runs already finished are kept; the run in progress keeps its best model so far, "
+            "as with Stop. “Keep training” closes the window and the runs still join the "
+            "project as they finish."))
+        stop = box.addButton(self.tr("&Stop and close"), QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton(self.tr("&Keep training"), QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(stop)
+        box.exec()
+        if box.clickedButton() is stop:
+            self.stop()
+            return True
+        return box.clickedButton() is keep
+
     def shutdown(self) -> bool:
         """Stop the background jobs and wait for them (call when the window closes)."""
         self._pending = None

@@ -237,6 +237,13 @@ class CompareView(ModeComparison, QWidget):
             self._fit_grid()
         super().showEvent(event)
 
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Closing during a comparison asks: stop it (as Stop does), keep it training, or stay."""
+        if self.close_during_run():
+            super().closeEvent(event)
+        else:
+            event.ignore()
+
     def _fit_grid(self) -> None:
         """The grid's scroll area as tall as the grid, up to a few rows."""
         self._grid_scroll.setFixedHeight(min(self.grid.sizeHint().height() + 2, 150))
