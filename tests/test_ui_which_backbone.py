@@ -77,7 +77,7 @@ def page(qtbot, tmp_path):
 
 
 def with_dataset(page, tmp_path):
-    root = make_color_dataset(tmp_path / "d", per_class=8)
+    root = make_color_dataset(tmp_path / "d", per_class=6)
     page.state.set_dataset(str(root), scan_dataset(root))
     return root
 
