@@ -107,9 +107,10 @@ def test_needs_a_dataset_then_ranks_and_use_picks_the_backbone(page, qtbot, tmp_
     assert all(table.horizontalHeaderItem(c).toolTip() for c in range(table.columnCount()))
     assert "would take about" in dialog.summary.text()
     assert dialog.use_button.text() == f"&Use {best.display_name}"
-    # choose the other ranked row and use it: the Model page selects it
-    other = ranking.ranked[1]
-    table.selectRow(1)
+    # choose a row and use it: the Model page selects it
+    row = next(i for i, r in enumerate(ranking.ranked) if r.backbone != page.state.backbone)
+    other = ranking.ranked[row]  # not the Model page's backbone now
+    table.selectRow(row)
     assert dialog.use_button.text() == f"&Use {other.display_name}"
     dialog.use_button.click()
     assert page.state.backbone == other.backbone and not dialog.isVisible()
