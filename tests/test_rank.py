@@ -144,7 +144,7 @@ def test_ties_go_to_logme_then_to_the_cheaper_backbone():
              _rank("d", .9, 0.3, 0.5)]
     assert [r.backbone for r in best_first(ranks)] == ["c", "d", "b", "a"]
     tied = Ranking("x", 5, 0, 5, ["p", "q"], 10, ranked=best_first(ranks[:2]))
-    assert "ties with a and is chosen for its higher LogME" in tied.recommendation()
+    assert "ties with A and is chosen for its higher LogME" in tied.recommendation()  # display name
 
 
 def test_rank_command_prints_json(two_backbones, tmp_path, capsys):

@@ -86,12 +86,12 @@ class Ranking:
                 f"cross-validated accuracy, {best.cv_accuracy:.1%} \u00b1 {best.cv_std:.1%}.")
         tied = [r for r in self.ranked[1:] if round(r.cv_accuracy, 9) == round(best.cv_accuracy, 9)]
         if tied:
-            text += (f" It ties with {', '.join(r.backbone for r in tied)} and is chosen for its "
+            text += (f" It ties with {_join(r.display_name for r in tied)} and is chosen for its "
                      f"{'higher LogME' if best.logme != tied[0].logme else 'lower cost'}.")
         close = [r for r in self.ranked[1:] if r not in tied
                  and best.cv_accuracy - r.cv_accuracy <= best.cv_std]
         if close:
-            text += (f" {_join(r.backbone for r in close)} {'is' if len(close) == 1 else 'are'} "
+            text += (f" {_join(r.display_name for r in close)} {'is' if len(close) == 1 else 'are'} "
                      f"within the spread across folds: the difference may not matter.")
         if self.fine_tuning_seconds is not None:
             text += (f" Fine-tuning {best.display_name} on these {self.num_images} images would take about "
