@@ -213,6 +213,9 @@ def test_an_ensemble_that_loses_once_saved_leaves_the_best_single_model(two_tiny
     from transfer_gui.core.ensemble import build, writing
     from transfer_gui.core.ensemble.selection import Decision
 
+    from transfer_gui.core.heads import fit_head
+
+    monkeypatch.setattr(build, "fit_head", lambda *a, **k: fit_head(*a, l2=1e-3, **k))  # faster
     monkeypatch.setattr(build, "greedy_selection", lambda oof, y, most, min_members:
                         greedy_selection(oof, y, most, min_members=2))
     monkeypatch.setattr(build, "decide", lambda selection, single, ensemble: Decision(
