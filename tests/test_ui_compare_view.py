@@ -78,7 +78,8 @@ def test_table_and_curves(view, two_runs, qtbot):
     x, y = view._acc_curves[0].getData()
     assert list(x) == [1, 2, 3] and list(y) == [0.5, 0.75, 0.7]
     legend = [label.text for _, label in view.acc_plot.getPlotItem().legend.items]
-    assert legend == ["1 · Feature extraction", "2 · Fine-tuning"]
+    # runs on different backbones: the legend names each one's backbone too
+    assert legend == ["1 · Feature extraction · ResNet-18", "2 · Fine-tuning · EfficientNet-Lite0"]
     assert view._acc_curves[0].opts["pen"].color() != view._acc_curves[1].opts["pen"].color()
 
     # Sorting by best accuracy (numeric), descending: beta first.

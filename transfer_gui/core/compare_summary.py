@@ -70,8 +70,8 @@ def _verdict(by_mode: dict[str, RunSummary]) -> list[str]:
         if gap > margin(top, scratch):
             faster = (top.seconds is not None and scratch.seconds is not None
                       and top.seconds < scratch.seconds)
-            out.append(f"the pretrained backbone is worth it here ({_points(gap, 0)} more "
-                       f"{'and faster ' if faster else ''}than from scratch)")
+            out.append(f"the pretrained backbone is worth it here ({_points(gap, 0)} more"
+                       f"{', in less time' if faster else ''})")
         elif -gap > margin(top, scratch):
             out.append(f"from scratch beat the pretrained backbone by {_points(gap, 0)}: these "
                        f"images may be unlike the ImageNet photos it learnt from")
@@ -119,10 +119,27 @@ def transfer_summary(summaries: Sequence[RunSummary],
                                     names.get(b, b) if several else "")
                  for b in backbones]
     if several:
-        top = max(runs, key=lambda s: s.best_val_acc or 0)
-        sentences.append(f"Highest: {MODE_NAMES[top.mode].lower()} of "
-                         f"{names.get(top.backbone, top.backbone)} ({top.best_val_acc:.0%}).")
+        sentences.append(_best_sentence(runs, names))
     return " ".join(sentences)
+
+
+def _best_sentence(runs: Sequence[RunSummary], names: dict[str, str]) -> str:
+    """The most accurate run; when others are as accurate as the validation images can tell,
+    how many, and the fastest of them."""
+    def called(s: RunSummary) -> str:
+        return f"{MODE_NAMES[s.mode].lower()} of {names.get(s.backbone, s.backbone)}"
+
+    top = max(runs, key=lambda s: s.best_val_acc or 0)
+    tied = [s for s in runs if (top.best_val_acc or 0) - (s.best_val_acc or 0) <= margin(top, s)]
+    if len(tied) == 1:
+        return f"Highest: {called(top)} ({top.best_val_acc:.0%})."
+    timed = [s for s in tied if s.seconds is not None]
+    text = (f"Highest: {called(top)} ({top.best_val_acc:.0%}), but {len(tied) - 1} other "
+            f"run{'s' if len(tied) > 2 else ''} came as close as the validation images can tell")
+    if timed:
+        fastest = min(timed, key=lambda s: s.seconds)
+        text += f"; the fastest of them: {called(fastest)} ({duration_text(fastest.seconds)})"
+    return text + "."
 
 
 __all__ = ["transfer_summary", "duration_text", "margin"]

@@ -38,6 +38,11 @@ SHARED_OPTIONS = options.SHARED_OPTIONS
 COUNTS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
+def runs_text(n: int) -> str:
+    """ "1 run", "3 runs"."""
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
 def models_text(n: int) -> str:
     """ "one model", "three models", "12 models"."""
     return f"{COUNTS[n] if n < len(COUNTS) else n} model{'' if n == 1 else 's'}"
@@ -275,8 +280,8 @@ class ModeComparison(JobHost):
         self._update_buttons()
 
     def _on_finished(self, result: Any) -> None:
-        self._end(self.tr("Comparison finished: %1 runs.").replace(
-            "%1", str(len(result or []))))
+        self._end(self.tr("Comparison finished: %1.").replace(
+            "%1", self.tr(runs_text(len(result or [])))))
 
     def _on_cancelled(self, result: Any) -> None:
         self._end(self.tr("Comparison stopped. Finished runs are kept."))

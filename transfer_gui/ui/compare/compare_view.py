@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QPushButton, QScrollArea, QSplitter,
+                               QHeaderView, QLabel, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transfer_gui.core.compare import RunSummary, load_run_summary
@@ -183,6 +183,7 @@ class CompareView(ModeComparison, QWidget):
         splitter.addWidget(plots)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([260, 390])  # the table shows six runs at 1366 x 768
         splitter.setChildrenCollapsible(False)
         splitter.setToolTip(self.tr("Drag the handle to share space between table and plots."))
         layout.addWidget(splitter, 1)
@@ -192,22 +193,14 @@ class CompareView(ModeComparison, QWidget):
         """The grid of runs to train (left) beside what is happening and what the table shows."""
         top = QHBoxLayout()
         top.setSpacing(12)
-        box = QGroupBox(self.tr("Train and compare"))
+        box = QGroupBox(self.tr("&Train and compare"))  # Alt+T: focus the first tick box
         box.setToolTip(self.tr("Tick backbones (rows) and modes (columns): each tick is one "
                                "training run, all on the same data and split."))
         inner = QVBoxLayout(box)
         inner.setContentsMargins(8, 4, 8, 6)
-        scroll = QScrollArea()
-        scroll.setWidget(self.grid)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMaximumHeight(150)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self._grid_scroll = scroll
-        inner.addWidget(scroll)
+        inner.addWidget(self.grid)
         inner.addWidget(self.compare_button, 0, Qt.AlignmentFlag.AlignRight)
-        box.setMaximumWidth(480)
-        top.addWidget(box)
+        top.addWidget(box, 0, Qt.AlignmentFlag.AlignTop)
 
         info = QVBoxLayout()
         info.setSpacing(6)
@@ -234,7 +227,6 @@ class CompareView(ModeComparison, QWidget):
         """Weights may have been downloaded since the grid was built."""
         if not (self.runner.is_running() or self.estimate_runner.is_running()):
             self.grid.refresh_backbones()
-            self._fit_grid()
         super().showEvent(event)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -243,10 +235,6 @@ class CompareView(ModeComparison, QWidget):
             super().closeEvent(event)
         else:
             event.ignore()
-
-    def _fit_grid(self) -> None:
-        """The grid's scroll area as tall as the grid, up to a few rows."""
-        self._grid_scroll.setFixedHeight(min(self.grid.sizeHint().height() + 2, 150))
 
     # ------------------------------------------------------------------------------------ runs
     def summaries(self) -> list[RunSummary]:
@@ -394,6 +382,7 @@ class CompareView(ModeComparison, QWidget):
             for curve in curves:
                 plot.removeItem(curve)
             curves.clear()
+        several = len({s.backbone for s in self._summaries}) > 1
         for i, s in enumerate(self._summaries):
             colour = PALETTE[i % len(PALETTE)]
             for plot, values, curves in ((self.acc_plot, s.val_acc, self._acc_curves),
@@ -403,6 +392,8 @@ class CompareView(ModeComparison, QWidget):
                 ys = [p[1] for p in points]
                 pen = pg.mkPen(colour, width=2)
                 legend = f"{i + 1} · {self._mode_name(s.mode)}"
+                if several:  # which backbone, when the runs have different ones
+                    legend += f" · {backbone_label(s.backbone)}"
                 curve = plot.plot(xs, ys, name=legend, pen=pen, symbol="o", symbolSize=6,
                                   symbolPen=pen, symbolBrush=pg.mkBrush(colour))
                 curves.append(curve)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout,
+                               QWidget)
 
 from transfer_gui.core.models import all_backbones, availability
 from transfer_gui.core.models.registry import DOWNLOAD_NEEDED
@@ -19,6 +20,7 @@ from transfer_gui.core.training.config import MODES
 from transfer_gui.ui.names import mode_name
 
 Cell = tuple[str, str]  # (backbone, mode)
+ROWS_SHOWN = 5  # backbones shown before the grid scrolls
 
 
 class GridPicker(QWidget):
@@ -40,10 +42,15 @@ class GridPicker(QWidget):
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setHorizontalSpacing(12)
         self._grid.setVerticalSpacing(2)
-        layout.addWidget(self._grid_host)
+        self._scroll = QScrollArea()
+        self._scroll.setWidget(self._grid_host)
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout.addWidget(self._scroll)
         self.missing = QLabel()
         self.missing.setWordWrap(True)
-        self.missing.setStyleSheet("color: #888;")
+        self.missing.setStyleSheet("color: #888; font-size: 9pt;")
         self.missing.setToolTip(self.tr("These backbones' weights are not on this computer: "
                                         "download or import them on the Model page to compare "
                                         "them here."))
@@ -53,16 +60,19 @@ class GridPicker(QWidget):
     # ------------------------------------------------------------------------------- building
     def refresh_backbones(self) -> None:
         """Rebuild the rows from the registry (weights may have been downloaded since)."""
+        here, missing = [], []
+        for spec in all_backbones():
+            self._names[spec.name] = spec.display_name
+            (missing if availability(spec) == DOWNLOAD_NEEDED else here).append(spec)
+        rows = [spec.name for spec in here]
+        if rows == self.backbones_here() and self._boxes:
+            return  # nothing new
         ticked = set(self.cells())
         while self._grid.count():
             item = self._grid.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
         self._boxes.clear()
-        here, missing = [], []
-        for spec in all_backbones():
-            self._names[spec.name] = spec.display_name
-            (missing if availability(spec) == DOWNLOAD_NEEDED else here).append(spec)
         for col, mode in enumerate(MODES, start=1):
             header = QLabel(mode_name(mode))
             header.setStyleSheet("font-weight: 600;")
@@ -86,8 +96,19 @@ class GridPicker(QWidget):
         self.missing.setText(self.tr("Not here (download on the Model page): %1").replace(
             "%1", ", ".join(s.display_name for s in missing)) if missing else "")
         self.missing.setVisible(bool(missing))
+        self._fit(len(here))
+        QTimer.singleShot(0, self, lambda: self._fit(len(here)))  # once the rows are laid out
         if not self._touched and self._followed:
             self.follow(self._followed)
+
+    def _fit(self, rows: int) -> None:
+        """The scroll area as wide as the grid and as tall as ROWS_SHOWN rows of it."""
+        hint = self._grid.sizeHint()
+        row = hint.height() / max(rows + 1, 1)
+        bar = self._scroll.verticalScrollBar().sizeHint().width()
+        self._scroll.setFixedWidth(hint.width() + (bar if rows > ROWS_SHOWN else 0) + 2)
+        self._scroll.setFixedHeight(int(min(hint.height(), row * (ROWS_SHOWN + 1))) + 2)
+        self.missing.setMaximumWidth(self._scroll.width() + 60)
 
     # ---------------------------------------------------------------------------------- ticks
     def _user_toggled(self) -> None:
