@@ -26,3 +26,16 @@ def test_the_note_appears_with_the_map_and_follows_the_check(qtbot, panel, train
     assert "#b3261e" in panel.trust_note.text()
     panel.trust_note.show_check(None, "red")
     assert panel.trust_note.text() == ""
+
+
+def test_the_layer_picker_shows_plain_names_with_paths_in_tooltips(qtbot, panel, trained):
+    from PySide6.QtCore import Qt
+
+    texts = [panel.layer.itemText(i) for i in range(panel.layer.count())]
+    assert texts[0].endswith("(default)") and texts[0].startswith("late")
+    assert panel.layer.itemData(0) is None  # the method's measured default
+    assert any(t.startswith("early — finer detail") for t in texts[1:])
+    assert not any(t.startswith("backbone.") for t in texts)
+    path = panel.layer.itemData(1)
+    assert path.startswith("backbone.")
+    assert panel.layer.itemData(1, Qt.ItemDataRole.ToolTipRole) == path

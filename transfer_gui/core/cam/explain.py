@@ -90,7 +90,7 @@ def _check_options(loaded: LoadedModel, method: str, layer: Optional[str]) -> st
     if method not in METHODS:
         raise UserError(f"Unknown CAM method {method!r}. Choose one of: {', '.join(METHODS)}.")
     if layer is None:
-        return cam_target_for(loaded.spec, loaded.model)[0]
+        return cam_target_for(loaded.spec, loaded.model, method)[0]
     try:
         return resolve_layer(loaded.model, layer)[0]
     except ValueError as exc:
@@ -110,7 +110,8 @@ def explain_images(loaded: LoadedModel, paths: Sequence[str], *, method: str = D
         paths: Image files.
         method: A key of METHODS.
         target: None or "predicted" (each image's predicted class), a class index or a name.
-        layer: Layer path in the model; None takes the backbone's default (`cam_target_for`).
+        layer: Layer path in the model; None takes the backbone's default for the method
+            (`cam_target_for`).
         batch_size: Images per forward/backward pass.
         progress: Called after each batch.
         cancel: Checked before each batch (raises Cancelled).

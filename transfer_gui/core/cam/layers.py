@@ -58,13 +58,15 @@ def _prefix(model: nn.Module) -> str:
     return "backbone." if isinstance(getattr(model, "backbone", None), nn.Module) else ""
 
 
-def cam_target_for(spec_or_loaded,
-                   model: Optional[nn.Module] = None) -> tuple[str, Optional[Reshape]]:
+def cam_target_for(spec_or_loaded, model: Optional[nn.Module] = None,
+                   method: Optional[str] = None) -> tuple[str, Optional[Reshape]]:
     """The default CAM layer path in `model` and the reshape it needs.
 
     Args:
         spec_or_loaded: The backbone's BackboneSpec, or a LoadedModel (spec and model in one).
-        model: A TransferModel (layer "backbone." + spec.cam_layer) or the bare backbone.
+        model: A TransferModel (layer "backbone." + the spec's layer) or the bare backbone.
+        method: The CAM method: its measured best layer (`spec.cam_layer_for(method)`);
+            None: `spec.cam_layer`, the latest layer offered.
 
     Returns:
         (layer path, reshape or None). ViT-B/16's default is `ln_1` of the last encoder block:
@@ -72,7 +74,7 @@ def cam_target_for(spec_or_loaded,
         tokens get zero gradient.
     """
     spec, model = _spec_and_model(spec_or_loaded, model)
-    path = _prefix(model) + spec.cam_layer
+    path = _prefix(model) + spec.cam_layer_for(method)
     model.get_submodule(path)  # fails early (AttributeError) on a spec that does not fit
     return path, reshape_for(model)
 
@@ -102,3 +104,23 @@ def candidate_layers(model: nn.Module, spec) -> list[str]:
         if path not in paths and order[path] < order[default] and not contains_default:
             paths.append(path)
     return paths
+
+
+EARLY, MIDDLE, LATE = "early — finer detail", "middle", "late"
+
+
+def plain_layer_names(paths: list[str]) -> list[tuple[str, str]]:
+    """(path, plain name) for `candidate_layers`' list, deepest first: "late · 10 of 10",
+    "middle · 5 of 10", "early — finer detail · 1 of 10" (thirds of the list's depth order).
+
+    Args:
+        paths: candidate_layers' output: the deepest layer first, then the rest input side first.
+    """
+    ordered = list(paths[1:]) + list(paths[:1])  # input side first
+    n = len(ordered)
+    named = []
+    for k, path in enumerate(ordered):
+        depth = k / (n - 1) if n > 1 else 1.0
+        word = LATE if depth >= 2 / 3 else MIDDLE if depth >= 1 / 3 else EARLY
+        named.append((path, f"{word} · {k + 1} of {n}"))
+    return named[::-1]

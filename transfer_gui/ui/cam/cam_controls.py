@@ -33,8 +33,10 @@ class CamControls(QWidget):
         self.target.setToolTip(self.tr("Which class's evidence to show, for the image and for "
                                        "the grid (whose images are of this class)"))
         self.layer = QComboBox()
-        self.layer.setToolTip(self.tr("The network layer the map is taken from (advanced); the "
-                                      "first one is the recommended default."))
+        self.layer.setToolTip(self.tr(
+            "The network layer the map is taken from (advanced): late layers see whole "
+            "objects, early ones finer detail. The first entry is the layer measured to point "
+            "best for the chosen method; hover an entry for its path."))
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
         self.colormap.setToolTip(self.tr("Colours of the heatmap"))

@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMessageBox, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from transfer_gui.core.cam.layers import plain_layer_names
 from transfer_gui.core.cam.overlay import colorize, overlay
 from transfer_gui.core.jobs.events import ExplainFailed, Explained
 from transfer_gui.core.jobs.explain import PanelExplanation, explain_job
@@ -51,6 +52,7 @@ class CamPanel(QWidget, JobHost):
         self.true_class: Optional[str] = None  # of the image shown, when known
         self.class_names: list[str] = []
         self.grid_sources: dict[str, list[str]] = {}  # class -> image paths for the grid
+        self.layer_names: dict[str, str] = {}  # layer path -> plain name
         self.current: Optional[PanelExplanation] = None
         self.path: Optional[str] = None
         self.runner = self.make_runner(
@@ -135,8 +137,12 @@ class CamPanel(QWidget, JobHost):
         for i, name in enumerate(class_names):
             self.target.addItem(name, i)
             self.target.setItemData(i + 1, name, Qt.ItemDataRole.ToolTipRole)
-        for layer in layers:
-            self.layer.addItem(layer, layer)
+        self.layer_names = dict(plain_layer_names(layers))  # path -> "late · 10 of 10"
+        self.layer.addItem("", None)  # the method's measured default; named in _name_default
+        self._name_default(layers[0] if layers else "")
+        for path, name in self.layer_names.items():
+            self.layer.addItem(name, path)
+            self.layer.setItemData(self.layer.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
         for combo in (self.target, self.layer):
             combo.blockSignals(False)
         self._set_enabled(True)
@@ -173,8 +179,17 @@ class CamPanel(QWidget, JobHost):
         self.runner.start(explain_job, self.model_path, [self.path], self.method.currentData(),
                           self.target.currentData(), self.layer.currentData(), True)
 
+    def _name_default(self, path: str) -> None:
+        """Name the picker's first entry after the layer the method's default is."""
+        name = self.layer_names.get(path, path)
+        self.layer.setItemText(0, self.tr("{0} (default)").format(name))
+        self.layer.setItemData(0, self.tr("{0}: the layer measured to point best for this "
+                                          "method").format(path), Qt.ItemDataRole.ToolTipRole)
+
     def _on_explained(self, event: Explained) -> None:
         self.current = event.item
+        if self.layer.currentIndex() == 0:
+            self._name_default(event.item.explanation.layer)
         self.redraw()
         self._describe(event.item)
         self.save_button.setEnabled(True)
