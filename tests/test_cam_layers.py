@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 import pytest
 
 from transfer_gui.core.cam import cam_target_for, candidate_layers, plain_layer_names
@@ -40,3 +42,45 @@ def test_a_registered_default_that_does_not_exist_fails_early():
     spec = dataclasses.replace(get_backbone("efficientnet_lite0"), cam_layers={"gradcam": "nope"})
     with pytest.raises(AttributeError):
         cam_target_for(spec, make_model(spec, 3, pretrained=False), "gradcam")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 2026-12-04 (bench/cam_layers.py, 100 held-out images): Grad-CAM's best Lite0 "
+    "layer points 0.57, the head 0.21; issue 16 asks for 0.9"))
+def test_lite0_default_method_points_at_the_object_on_held_out_images():
+    """EfficientNet-Lite0 fine-tuned on the known-location set (bench/cam_layers.py: 160 px,
+    coloured object = class, grey decoy, sides 20-48 px, batch norm in inference mode); the
+    default method at its default layer must put the map peak on the object (+-8 px) for 90% of
+    held-out images. About 5 minutes on one busy thread."""
+    import os
+    import sys
+
+    import torch
+
+    import cam_synthetic as cs
+    from transfer_gui.core.cam import DEFAULT_METHOD, compute_cam
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+    import cam_layers as bench
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        spec = get_backbone("efficientnet_lite0")
+        train = cs.make_dataset(150, seed=11, size=bench.SIZE, side_range=bench.SIDES)
+        test = cs.make_dataset(60, seed=13, size=bench.SIZE, side_range=bench.SIDES)
+        model = make_model(spec, len(cs.CLASS_NAMES), pretrained=True)
+        bench.fine_tune(model, bench.normalised(train.tensor(), spec),
+                        torch.from_numpy(train.labels), epochs=3)
+        x = bench.normalised(test.tensor(), spec)
+        assert bench.accuracy(model, x, test.labels) >= 0.95
+        layer, _ = cam_target_for(spec, model, DEFAULT_METHOD)
+        maps = np.concatenate([compute_cam(model, x[i:i + 30], layer=layer, method=DEFAULT_METHOD,
+                                           targets=[int(t) for t in test.labels[i:i + 30]]).maps
+                               for i in range(0, len(x), 30)])
+        hits = cs.pointing_hits(maps, test.boxes, bench.TOL).mean()
+        print(f"pointing {DEFAULT_METHOD} at {layer}: {hits:.2f}")
+        assert hits >= 0.9
+    finally:
+        torch.set_num_threads(threads)
