@@ -11,46 +11,24 @@ the finished runs show about transfer (core/compare_summary.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QPushButton, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
 
 from transfer_gui.core.compare import RunSummary, load_run_summary
 from transfer_gui.core.compare_summary import transfer_summary
 from transfer_gui.core.errors import UserError
 from transfer_gui.core.jobs.compare_modes import compare_modes_job
 from transfer_gui.ui.names import mode_name
-from transfer_gui.ui.project.run_picker import backbone_label, summary_label
+from transfer_gui.ui.project.run_picker import backbone_label
 from transfer_gui.ui.error_dialog import plain_message
 from .compare_modes import ModeComparison
+from .run_table import INDEX_ROLE, PALETTE, RunTable
 
 __all__ = ["CompareView", "compare_modes_job"]
-
-# One colour per run (matplotlib's tab10), reused cyclically.
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
-
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the number a column sorts by
-INDEX_ROLE = Qt.ItemDataRole.UserRole + 2  # the run's index in summaries()
-
-
-class _Item(QTableWidgetItem):
-    """A table cell that sorts by SORT_ROLE (numbers) when set, else by its text."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
-        if a is not None and b is not None:
-            return a < b
-        if a is None and b is not None:
-            return True  # missing values sort first
-        if a is not None and b is None:
-            return False
-        return self.text().lower() < other.text().lower()
 
 
 class CompareView(ModeComparison, QWidget):
@@ -59,8 +37,7 @@ class CompareView(ModeComparison, QWidget):
     runsChanged = Signal(list)  # list[Path] of the runs shown
     runTrained = Signal(object)  # TrainingResult of a run the grid finished with a model
 
-    COLUMNS = ("run", "backbone", "mode", "epochs", "lr", "batch", "augmentation",
-               "best_val_acc", "macro_f1", "time", "epoch_time", "peak_memory")
+    COLUMNS = RunTable.COLUMNS
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -103,45 +80,7 @@ class CompareView(ModeComparison, QWidget):
         layout.addLayout(bar)
         layout.addLayout(self._build_top())
 
-        self.table = QTableWidget(0, len(self.COLUMNS))
-        headers = (self.tr("Run"), self.tr("Backbone"), self.tr("Mode"), self.tr("Epochs"),
-                   self.tr("Learning rate"), self.tr("Batch size"), self.tr("Augmentation"),
-                   self.tr("Best val. accuracy"), self.tr("Macro-F1"), self.tr("Training time"),
-                   self.tr("Time per epoch"), self.tr("Peak memory"))
-        self.table.setHorizontalHeaderLabels(headers)
-        tips = (self.tr("The run: its number in the project, mode, backbone, best validation "
-                        "accuracy, and “stopped” when it was stopped before the end; its colour "
-                        "matches its curves (hover for the folder)."),
-                self.tr("Pretrained network the model is built on."),
-                self.tr("Transfer mode: feature extraction, fine-tuning or from scratch."),
-                self.tr("Epochs run / maximum epochs (early stopping may end sooner)."),
-                self.tr("Learning rate of the new head."),
-                self.tr("Images per optimisation step."),
-                self.tr("Data augmentation preset."),
-                self.tr("Best validation accuracy over the epochs."),
-                self.tr("Macro-averaged F1 on the evaluation split (test when there is one)."),
-                self.tr("Wall-clock training time."),
-                self.tr("Mean time of one training epoch (a feature-extraction round is the "
-                        "fit on features computed once; their computation is in Training "
-                        "time)."),
-                self.tr("The app's memory (resident set) at its highest during the run, "
-                        "measured about five times a second; it includes the app itself (hover "
-                        "a cell for the amount at the run's start). “–”: not measured."))
-        for col, tip in enumerate(tips):
-            self.table.horizontalHeaderItem(col).setToolTip(tip)
-        self.table.setToolTip(self.tr("One row per run. Click a header to sort; select rows "
-                                      "to highlight their curves."))
-        self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setHighlightSections(False)
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # runs in the order added
+        self.table = RunTable()
         self.table.itemSelectionChanged.connect(self._update_highlight)
 
         self.empty_hint = QLabel(self.tr("No runs to compare yet. Add run folders, or tick "
@@ -285,77 +224,10 @@ class CompareView(ModeComparison, QWidget):
     def _mode_name(self, mode: str) -> str:
         return mode_name(mode)
 
-    def _duration(self, seconds: Optional[float]) -> str:
-        if seconds is None:
-            return "–"
-        if seconds < 60:  # a feature-extraction round takes hundredths of a second
-            return self.tr("%1 s").replace("%1", f"{seconds:.2g}" if seconds < 1
-                                           else f"{seconds:.1f}")
-        minutes, secs = divmod(int(round(seconds)), 60)
-        if minutes < 60:
-            return self.tr("%1 min %2 s").replace("%1", str(minutes)).replace("%2", f"{secs:02d}")
-        hours, minutes = divmod(minutes, 60)
-        return self.tr("%1 h %2 min").replace("%1", str(hours)).replace("%2", f"{minutes:02d}")
-
-    def _row_cells(self, s: RunSummary) -> list[tuple[str, Any]]:
-        dash = "–"
-        epochs = f"{s.epochs_run}/{s.max_epochs}" if s.max_epochs is not None else str(s.epochs_run)
-        number = self._summaries.index(s) + 1
-        return [
-            (summary_label(number, s), float(number)),
-            (backbone_label(s.backbone) if s.backbone else dash, None),
-            (self._mode_name(s.mode), None),
-            (epochs, float(s.epochs_run)),
-            (f"{s.learning_rate:g}" if s.learning_rate is not None else dash, s.learning_rate),
-            (str(s.batch_size) if s.batch_size is not None else dash,
-             float(s.batch_size) if s.batch_size is not None else None),
-            (s.augmentation or dash, None),
-            (f"{s.best_val_acc:.1%}" if s.best_val_acc is not None else dash, s.best_val_acc),
-            (f"{s.macro_f1:.3f}" if s.macro_f1 is not None else dash, s.macro_f1),
-            (self._duration(s.seconds), s.seconds),
-            (self._duration(s.epoch_seconds), s.epoch_seconds),
-            (f"{s.peak_memory_bytes / 2**20:,.0f} MB" if s.peak_memory_bytes is not None
-             else dash, s.peak_memory_bytes),
-        ]
-
     def _refresh(self) -> None:
         """Rebuild the table and the curves from the summaries (a handful of runs: cheap)."""
         selected = self.selected_runs()
-        sort_col = self.table.horizontalHeader().sortIndicatorSection()
-        sort_order = self.table.horizontalHeader().sortIndicatorOrder()
-        self.table.setSortingEnabled(False)
-        self.table.clearContents()
-        self.table.setRowCount(len(self._summaries))
-        numeric = {3, 4, 5, 7, 8, 9, 10, 11}
-        for row, s in enumerate(self._summaries):
-            colour = PALETTE[row % len(PALETTE)]
-            for col, (text, key) in enumerate(self._row_cells(s)):
-                item = _Item(text)
-                if key is not None:
-                    item.setData(SORT_ROLE, float(key))
-                item.setData(INDEX_ROLE, row)
-                if col in numeric:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
-                if col == 0:
-                    item.setData(Qt.ItemDataRole.DecorationRole, pg.mkColor(colour))
-                    if s.cancelled:  # a stopped run stands out
-                        item.setForeground(QColor("#a15c00"))
-                    tip = f"{item.text()}\n{s.path}"
-                    if s.stop_reason:
-                        tip += "\n" + self.tr("Stopped: ") + s.stop_reason
-                    item.setToolTip(tip)
-                if col == 2:
-                    item.setData(Qt.ItemDataRole.UserRole, s.mode)
-                if col == 11 and s.start_memory_bytes is not None:
-                    item.setToolTip(self.tr("%1 MB at the run's start").replace(
-                        "%1", f"{s.start_memory_bytes / 2**20:,.0f}"))
-                self.table.setItem(row, col, item)
-        self.table.setSortingEnabled(True)
-        if sort_col >= 0:
-            self.table.sortItems(sort_col, sort_order)
-        else:
-            self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.table.show_runs(self._summaries)
         self.empty_hint.setVisible(not self._summaries)
         self.summary.setText(self.summary_text())
         self.clear_button.setEnabled(bool(self._summaries))
