@@ -7,7 +7,8 @@
 - metrics.jsonl    one JSON line per epoch: train/val loss and accuracy, lr, seconds
 - model.pt         the best model (see model_file)
 - evaluation.json  scores of the best model on the validation and test splits
-- result.json      how the run ended: best epoch, stop reason, time, device
+- result.json      how the run ended: best epoch, stop reason, time, device, and the process's
+                   peak memory during the run ("peak_memory", core/peak_memory.py)
 
 Every reader goes through `Run` (open a folder, then ask for its config, metrics, evaluation,
 result, model path or dataset); training writes through `RunWriter` (core/run_writer.py), which
