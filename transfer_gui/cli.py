@@ -120,7 +120,8 @@ def _add_cam_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--target-class", metavar="NAME_OR_INDEX",
                    help="explain this class instead of each image's predicted class")
     c.add_argument("--layer", metavar="PATH", help="layer to explain, e.g. backbone.layer4.1 "
-                   "(default: the backbone's last feature map)")
+                   "(default: the last feature map, or the layer measured to point best for the "
+                   "method where measured)")
     c.add_argument("--raw", action="store_true",
                    help="also write <name>_cam.npy: the map at the image's resolution, in [0, 1]")
     c.add_argument("--colormap", default=COLORMAPS[0], choices=COLORMAPS)
