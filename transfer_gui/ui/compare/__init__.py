@@ -1,1 +1,1 @@
-"""Compare runs and compare the three training methods."""
+"""Compare runs, and train a grid of backbones x training methods to compare."""

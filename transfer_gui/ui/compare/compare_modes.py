@@ -32,7 +32,7 @@ from transfer_gui.ui.error_dialog import plain_message
 from .grid_picker import GridPicker
 
 # Options that describe the data and the computer, not a mode's recipe (declared per_mode=False
-# in core/training/options.py): the chosen mode's values apply to all three runs, so each sees the
+# in core/training/options.py): the chosen mode's values apply to every run, so each sees the
 # same split and runs on the same device.
 SHARED_OPTIONS = options.SHARED_OPTIONS
 COUNTS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -116,7 +116,7 @@ class ModeComparison(JobHost):
         """(data folder, backbone, runs folder, options for all modes, each mode's own)."""
         if self._app_state is not None and self._app_state.data_dir:
             s = self._app_state
-            try:  # the chosen mode's split, seed and device serve all three
+            try:  # the chosen mode's split, seed and device serve every run
                 chosen = s.config()
                 shared = {name: getattr(chosen, name) for name in SHARED_OPTIONS}
             except Exception:  # a bad setting: the click says which
