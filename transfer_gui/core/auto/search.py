@@ -144,7 +144,11 @@ def find_settings(scan: DatasetScan, config: TrainConfig, budget_seconds: float,
         if max_trials is not None and ran >= max_trials:
             out.stop_reason = f"{ran} trial{'s' if ran != 1 else ''} run, as asked"
             break
-        if clock() + times.trial(shortest) > deadline:  # not even the shortest trial fits
+        # Not even the shortest trial fits what is left. Before any trial was timed the
+        # estimate is rough (timed on 4 images at one moment), so it is held against the whole
+        # budget: a first trial that runs longer is stopped at the deadline all the same.
+        left = deadline - clock() if times.measured else budget_seconds
+        if times.trial(shortest) > left:
             out.stop_reason = BUDGET_SPENT
             break
         trial = study.ask()
