@@ -102,12 +102,14 @@ def test_search_stays_within_its_budget(tiny_backbone, color_dataset, trial_temp
     config = TrainConfig.for_mode(str(color_dataset), "fine_tuning", backbone="tiny_test",
                                   **{**QUICK, "epochs": 15})
     scan, fixed = scan_of(config), ["head_l2", "batch_size", "epochs"]
-    # Estimated longer than the budget: no trial starts (timing a few images, the search's
-    # set-up, took up to 2 s with 5 processes per core).
+    # A budget shorter than any trial: the first trial starts and is stopped at the deadline,
+    # or none starts when the search's set-up (timing a few images: up to 2 s with 5 processes
+    # per core) has spent it.
     started = time.perf_counter()
     found = find_settings(scan, config, 1.0, feature_cache=FeatureCache(), fixed=fixed)
-    assert found.stop_reason == BUDGET_SPENT and found.trials == []
-    assert found.config == config and time.perf_counter() - started < 1.0 + 3.0
+    assert found.stop_reason == BUDGET_SPENT
+    assert [t.state for t in found.trials] in ([], [OUT_OF_TIME])
+    assert found.config == config and time.perf_counter() - started < 1.0 + 5.0
     # Estimated to fit, but slower (half a second an epoch): stopped at the deadline.
     monkeypatch.setattr(TrialTimes, "planned", classmethod(lambda cls, *a, **kw: cls(0.0, 0.01)))
     started = time.perf_counter()
@@ -115,7 +117,7 @@ def test_search_stays_within_its_budget(tiny_backbone, color_dataset, trial_temp
                           on_epoch=lambda number, row: time.sleep(0.5))
     took = time.perf_counter() - started
     assert found.stop_reason == BUDGET_SPENT
-    assert took < 4.0 + 2.0, took  # within the epoch's sleep and a batch of the deadline
+    assert took < 4.0 + 3.0, took  # a 15-epoch trial of 0.5 s sleeps alone takes 7.5 s
     assert [t.state for t in found.trials] == [OUT_OF_TIME]
     assert 1 <= len(found.trials[0].curve) < 16 and found.chosen == {}
     assert trial_folders(trial_temp) == []
