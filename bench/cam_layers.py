@@ -59,6 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--faith-methods", nargs="+", default=["gradcam", "layercam"],
                    help="methods whose deletion/insertion and trust are measured at every layer; "
                         "the others only at the default layer and their best-pointing layer")
+    p.add_argument("--seed", type=int, default=0, help="fine-tuning seed (the data are fixed)")
     p.add_argument("--json", help="write every figure here")
     return p.parse_args(argv)
 
@@ -138,7 +139,7 @@ def measure_backbone(name: str, args) -> dict:
             / torch.tensor(spec.preprocessing.std))  # the mean colour, normalised as inputs
     model = make_model(spec, len(cs.CLASS_NAMES), pretrained=True)
     t0 = time.perf_counter()
-    fine_tune(model, x_train, torch.from_numpy(train.labels), args.epochs)
+    fine_tune(model, x_train, torch.from_numpy(train.labels), args.epochs, seed=args.seed)
     acc = accuracy(model, x_test, test.labels)
     print(f"\n{name}: fine-tuned on {len(train)} images x {args.epochs} epochs in "
           f"{time.perf_counter() - t0:.0f} s; test accuracy {acc:.3f} ({len(test)} images)",
