@@ -26,6 +26,7 @@ because with two each small product waits for the other core (measured with othe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -205,13 +206,14 @@ class _Directions:
 
 
 def match_pairs(grid_rows: np.ndarray, pairs: np.ndarray, enough: float = 1.0,
-                block: int = 32) -> np.ndarray:
+                block: int = 32, wholes: Optional[np.ndarray] = None) -> np.ndarray:
     """`match` for the pairs (p, 2) of indices into `grid_rows`: the same scores, with each
     picture's boxes prepared once rather than once per pair (the coarse grid; the refinement,
     for the few pairs that come close, as `match` does it)."""
     if len(pairs) == 0:
         return np.zeros(0, dtype=np.float32)
-    wholes = whole(grid_rows).reshape(len(grid_rows), -1)
+    if wholes is None:  # `whole(grid_rows)`, when the caller has not made it already
+        wholes = whole(grid_rows).reshape(len(grid_rows), -1)
     scores = _coarse_pairs(grid_rows, wholes, pairs, block)
     close = np.flatnonzero((scores >= COARSE_FLOOR) & (scores < enough))
     with threadpool_limits(1):  # numpy's products are small too (see _coarse_pairs)

@@ -124,7 +124,8 @@ def copy_pairs(features: np.ndarray, thumbs: np.ndarray, usable: Iterable[int] |
     pairs, framed, alike = pairs[keep], framed[keep], alike[keep]
     scores = framed.copy()
     open_ = (scores < COPY_THRESHOLD) & ((alike >= CROP_FEATURES) | (framed >= CROP_FRAMED))
-    scores[open_] = match_pairs(grid_rows, pairs[open_], enough=COPY_THRESHOLD)
+    scores[open_] = match_pairs(grid_rows, pairs[open_], enough=COPY_THRESHOLD,
+                                 wholes=whole_rows)
     return [(int(index[i]), int(index[j]), float(score))
             for (i, j), score in zip(pairs, scores) if score >= COPY_THRESHOLD]
 
