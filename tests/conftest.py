@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from synthetic import make_color_dataset, tiny_spec
@@ -17,6 +19,45 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("torch_home")
     monkeypatch.setenv("TORCH_HOME", str(home))
     monkeypatch.delenv("TRANSFER_GUI_WEIGHTS_BASE_URL", raising=False)
+
+
+UNANSWERED_DIALOG_S = 60
+
+
+@pytest.fixture(autouse=True)
+def _no_unanswered_dialog(request):
+    """Offscreen, a modal dialog that no test answers would wait forever (and the whole suite
+    with it). In Qt tests a modal dialog left open for a minute is closed, and the test fails
+    naming it."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+    opened: dict[int, float] = {}
+    stuck: list[str] = []
+
+    def check() -> None:
+        box = QApplication.activeModalWidget()
+        if box is None:
+            opened.clear()
+            return
+        if time.monotonic() - opened.setdefault(id(box), time.monotonic()) > UNANSWERED_DIALOG_S:
+            text = box.text() if isinstance(box, QMessageBox) else ""
+            stuck.append(f"{type(box).__name__} {box.windowTitle()!r} {text!r}")
+            if isinstance(box, QDialog):
+                box.done(QDialog.DialogCode.Rejected)
+            else:
+                box.close()
+
+    timer = QTimer()
+    timer.timeout.connect(check)
+    timer.start(1000)
+    yield
+    timer.stop()
+    assert not stuck, f"modal dialog(s) left unanswered for {UNANSWERED_DIALOG_S} s: {stuck}"
 
 
 @pytest.fixture

@@ -74,6 +74,7 @@ class ModeComparison(JobHost):
         self._source: Optional[tuple[str, str, Path, dict, dict]] = None
         # waiting for the estimate: (source, cells, configs, the corrected scan or None)
         self._pending: Optional[tuple[tuple, list[Cell], list[TrainConfig], Any]] = None
+        self._shut_down = False
         self.grid = GridPicker()
         self.grid.changed.connect(self._update_buttons)
         self.estimate_runner = self.make_runner(
@@ -293,8 +294,8 @@ class ModeComparison(JobHost):
     def close_during_run(self) -> bool:
         """Asked when the window closes while a comparison trains: True to close (after
         stopping it, or leaving it to train on), False to stay open."""
-        if not self.runner.is_running():
-            return True
+        if not self.runner.is_running() or self._shut_down:
+            return True  # after shutdown() the thread has ended; its last signal may be queued
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Compare"),
                           self.tr("A comparison is training. Stop it?"),
                           QMessageBox.StandardButton.NoButton, self)
@@ -316,5 +317,6 @@ class ModeComparison(JobHost):
     def shutdown(self) -> bool:
         """Stop the background jobs and wait for them (call when the window closes)."""
         self._pending = None
+        self._shut_down = True
         estimate_ended = self.estimate_runner.shutdown()
         return self.runner.shutdown() and estimate_ended
