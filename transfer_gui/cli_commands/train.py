@@ -42,14 +42,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = TextProgress()
     scan, notes = None, None
     if getattr(args, "auto", False):  # search the settings first (cli_commands/train_auto.py)
-        from ..core.data import scan_dataset
         from ..core.run import AUTO_SETTINGS
+        from ..core.training.engine import scan_for
         from .train_auto import search_settings
 
-        scan = scan_dataset(config.data_dir, val_fraction=config.val_fraction,
-                            test_fraction=config.test_fraction, seed=config.split_seed,
-                            leave_out_empty_classes=config.leave_out_empty_classes,
-                            progress=bar, cancel=cancel)
+        scan = scan_for(config, bar, cancel)
         found = search_settings(args, config, scan, cancel, bar)
         if found.cancelled:
             print("The search was stopped, so nothing was trained.")

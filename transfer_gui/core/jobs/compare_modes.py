@@ -70,12 +70,9 @@ def estimate_job(state, configs: list[TrainConfig], dataset=None) -> list[float]
 
 
 def _scan(state, config: TrainConfig) -> "DatasetScan":
-    from transfer_gui.core.data import scan_dataset
+    from transfer_gui.core.training.engine import scan_for
 
-    return scan_dataset(config.data_dir, val_fraction=config.val_fraction,
-                        test_fraction=config.test_fraction, seed=config.split_seed,
-                        leave_out_empty_classes=config.leave_out_empty_classes,
-                        cancel=state.cancel)
+    return scan_for(config, cancel=state.cancel)
 
 
 def compare_modes_job(state, data_dir: str, backbone: str, runs_root: str | Path,

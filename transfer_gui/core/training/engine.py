@@ -181,6 +181,16 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
     return result
 
 
+def scan_for(config: TrainConfig, progress: ProgressCallback = no_progress,
+             cancel: Optional[CancelToken] = None) -> DatasetScan:
+    """Scan `config`'s dataset folder with its split settings (what `scan_matches` holds a
+    scan made elsewhere to)."""
+    return scan_dataset(config.data_dir, val_fraction=config.val_fraction,
+                        test_fraction=config.test_fraction, seed=config.split_seed,
+                        leave_out_empty_classes=config.leave_out_empty_classes,
+                        progress=progress, cancel=cancel)
+
+
 def scan_matches(scan: DatasetScan, config: TrainConfig) -> bool:
     """Whether `scan` is what scanning `config`'s dataset now would give (same folder, split
     seed and fractions, and no class left out that the config would refuse instead)."""
@@ -195,10 +205,8 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
            scanned: Optional[DatasetScan], corrections: dict) -> TrainingResult:
     config, out, cancel = run.config, run.dir, run.cancel
     try:
-        dataset = scanned or DataCorrections.from_dict(corrections).applied(scan_dataset(
-            config.data_dir, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
-            seed=config.split_seed, leave_out_empty_classes=config.leave_out_empty_classes,
-            progress=run.stage("scan"), cancel=cancel))
+        dataset = scanned or DataCorrections.from_dict(corrections).applied(
+            scan_for(config, run.stage("scan"), cancel))
         result.dataset = dataset
         if not dataset.split("val"):
             raise DatasetError(dataset.empty_split_message("val"),
