@@ -38,6 +38,8 @@ class AppState(QObject):
         self.backbone: str = DEFAULT_BACKBONE
         self.mode: str = FEATURE_EXTRACTION
         self.settings: dict[str, Any] = {}  # overrides of the mode's defaults (TrainConfig fields)
+        # The last "Find good settings" search: (backbone, mode, its record for config.json).
+        self._auto_settings: Optional[tuple[str, str, dict[str, Any]]] = None
         self._other_modes_settings: dict[str, dict[str, Any]] = {}  # theirs, kept for Compare
         self.result: Optional[TrainingResult] = None  # the selected run
         self.runs: list[Path] = []  # the project's run folders, oldest first
@@ -49,8 +51,9 @@ class AppState(QObject):
         extraction with its recommended settings (the last dataset's mode may not suit it)."""
         another = data_dir is not None and (self.data_dir is None
                                             or _key(data_dir) != _key(self.data_dir))
-        if another:  # corrections and checks belong to one dataset
+        if another:  # corrections, checks and searched settings belong to one dataset
             self.corrections, self.doctor_report = DataCorrections(), None
+            self._auto_settings = None
         self.data_dir, self.scanned = data_dir, dataset
         self.dataset = self.corrections.applied(dataset) if dataset is not None else None
         if another:
@@ -93,6 +96,36 @@ class AppState(QObject):
         if self.settings.get(name) != value:
             self.settings[name] = value
             self.choicesChanged.emit()
+
+    def restore_defaults(self) -> None:
+        """The current mode's recommended settings again (a search's choice is forgotten)."""
+        self.settings = {}
+        if self.auto_settings() is not None:
+            self._auto_settings = None
+        self.choicesChanged.emit()
+
+    def apply_auto_settings(self, record: dict[str, Any], chosen: dict[str, Any]) -> None:
+        """Make the values a settings search chose (`chosen`: TrainConfig fields) the current
+        mode's settings, shown on the Settings page and changeable there like any other; the
+        search's `record` goes into config.json of the runs trained with this backbone and mode
+        (core/auto: AutoSettings.to_dict)."""
+        self._auto_settings = (self.backbone, self.mode, record)
+        self.settings.update(chosen)
+        self.choicesChanged.emit()
+
+    def auto_settings(self) -> Optional[dict[str, Any]]:
+        """The search record of the current backbone and mode's settings, if one chose them."""
+        if self._auto_settings is None or self._auto_settings[:2] != (self.backbone, self.mode):
+            return None
+        return self._auto_settings[2]
+
+    def config_notes(self) -> dict[str, Any]:
+        """More keys for the next run's config.json beside its settings (train_run's
+        `config_notes`): the settings search that chose them, when there was one."""
+        from transfer_gui.core.run import AUTO_SETTINGS
+
+        record = self.auto_settings()
+        return {AUTO_SETTINGS: record} if record is not None else {}
 
     def set_result(self, result: Optional[TrainingResult]) -> None:
         self.result = result

@@ -87,6 +87,7 @@ class AutoSettings:
 def find_settings(scan: DatasetScan, config: TrainConfig, budget_seconds: float, *,
                   storage: Optional[str] = None, fixed: Collection[str] = (),
                   on_trial: Optional[Callable[[TrialRecord], None]] = None,
+                  on_start: Optional[Callable[[int, dict], None]] = None,
                   on_epoch: Optional[Callable[[int, dict], None]] = None,
                   cancel: Optional[CancelToken] = None, progress: ProgressCallback = no_progress,
                   feature_cache: Optional[FeatureCache] = None, allow_download: bool = True,
@@ -101,6 +102,7 @@ def find_settings(scan: DatasetScan, config: TrainConfig, budget_seconds: float,
         fixed: Names of options the user set: kept as `config` has them, not searched.
         on_trial: Called with each trial's table row when it ends (and first with a resumed
             study's earlier rows).
+        on_start: Called with (trial number, its settings) as each trial starts.
         on_epoch: Called with (trial number, epoch row) after every epoch of a trial.
         max_trials: Run at most this many trials (None: as many as the budget allows).
         pruner: The Optuna pruner (default: median pruning from the second trial on).
@@ -157,6 +159,8 @@ def find_settings(scan: DatasetScan, config: TrainConfig, budget_seconds: float,
         # Every trial starts from the same probe: its strength, once chosen by the first
         # trial's cross-validation, is reused (the same value, seconds sooner).
         trial_config = config.with_changes(**settings, head_l2=probe_l2)
+        if on_start is not None:
+            on_start(trial.number, dict(settings))
         report = _EpochProgress(progress, on_epoch, trial.number, trial_config.epochs, started,
                                 budget_seconds, clock)
         record = run_trial(trial, trial_config, scan, settings, cache=cache,

@@ -97,3 +97,27 @@ class ThumbnailFailed:
 
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    """A settings-search trial starts, with these settings (TrainConfig fields)."""
+
+    number: int
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TrialEpoch:
+    """An epoch of a settings-search trial ended (`find_settings_job`): its curve row
+    ("epoch", "val_acc", "val_loss", "train_loss", ...; fine-tuning's epoch 0 is the probe)."""
+
+    number: int
+    row: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TrialEnded:
+    """A settings-search trial ended: its table row (a core.auto.TrialRecord)."""
+
+    record: Any

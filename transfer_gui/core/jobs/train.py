@@ -60,9 +60,11 @@ class JobFeed(Callback):
 
 
 def train_job(state, config: TrainConfig, run_dir: Path, evaluate_after_stop,
-              dataset: Optional[DatasetScan] = None) -> TrainingResult:
+              dataset: Optional[DatasetScan] = None,
+              config_notes: Optional[dict] = None) -> TrainingResult:
     """One training run, reporting through `state`; `dataset` is the scan the Data page made
-    (used when its settings match the config's, so the folder is not scanned twice)."""
+    (used when its settings match the config's, so the folder is not scanned twice);
+    `config_notes` go into config.json beside the settings (the search that chose them)."""
     return train_run(config, run_dir, callbacks=[JobFeed(state)], progress=state.progress,
                      cancel=state.cancel, evaluate_after_cancel=evaluate_after_stop,
-                     dataset=dataset)
+                     dataset=dataset, config_notes=config_notes)

@@ -13,6 +13,7 @@ from transfer_gui.core.training.options import OPTION_BY_NAME, OPTIONS, Option
 
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.wizard_page import WizardPage, heading
+from .auto_settings_dialog import AutoSettingsDialog, describe_record
 from .option_rows import make_control, translated
 
 # The page's attribute for an option's control where it is shorter than the option's name.
@@ -50,6 +51,8 @@ class SettingsPage(WizardPage):
         self.intro = QLabel()
         self.intro.setWordWrap(True)
         layout.addWidget(self.intro)
+        self.searched_note = QLabel(wordWrap=True, objectName="searchedNote")
+        layout.addWidget(self.searched_note)
 
         basic = QGroupBox(self.tr("Basic"))
         self.basic_form = QFormLayout(basic)
@@ -77,6 +80,10 @@ class SettingsPage(WizardPage):
         self.advanced.setVisible(False)
 
         buttons = QHBoxLayout()
+        self.auto_button = QPushButton(self.tr("Find good &settings for me…"))
+        self.auto_button.clicked.connect(self.open_auto_settings)
+        self.auto_dialog: Optional[AutoSettingsDialog] = None
+        buttons.addWidget(self.auto_button)
         self.restore = QPushButton(self.tr("&Restore defaults"))
         self.restore.setToolTip(self.tr("Back to the recommended settings for this mode."))
         self.restore.clicked.connect(self.restore_defaults)
@@ -85,6 +92,7 @@ class SettingsPage(WizardPage):
         layout.addLayout(buttons)
         layout.addStretch(1)
         state.choicesChanged.connect(self.load)
+        state.datasetChanged.connect(self._show_search)
         self.load()
 
     def title(self) -> str:
@@ -136,6 +144,7 @@ class SettingsPage(WizardPage):
         for name, widget in self.controls.items():  # the tooltips that differ by mode
             if OPTION_BY_NAME[name].mode_tooltips:
                 widget.setToolTip(translated(OPTION_BY_NAME[name].tooltip_for(self.state.mode)))
+        self._show_search()
         names = {FEATURE_EXTRACTION: self.tr("feature extraction"),
                  FINE_TUNING: self.tr("fine-tuning")}
         self.intro.setText(self.tr(
@@ -143,9 +152,41 @@ class SettingsPage(WizardPage):
             "reason; Restore defaults brings them back.").format(
                 mode=names.get(self.state.mode, self.tr("training from scratch"))))
 
+    def _show_search(self) -> None:
+        """The button's state, and which values a settings search chose."""
+        ready = self.state.dataset is not None
+        self.auto_button.setEnabled(ready)
+        self.auto_button.setToolTip(self.tr(
+            "Try settings on your pictures within a time you give and choose the best "
+            "(feature extraction: seconds)") if ready else self.tr(
+            "Choose a dataset on the Data page first: settings are tried on your pictures."))
+        record = self.state.auto_settings()
+        values = describe_record(record) if record else ""
+        self.searched_note.setText(self.tr(
+            "Chosen by “Find good settings”: {0}. Change any of them below if you like; Restore "
+            "defaults forgets them.").format(values) if values else "")
+        self.searched_note.setVisible(bool(values))
+
+    def open_auto_settings(self) -> Optional[AutoSettingsDialog]:
+        """Open the search window for the current dataset, backbone and mode."""
+        if self.state.dataset is None:
+            return None
+        if self.auto_dialog is None:
+            self.auto_dialog = AutoSettingsDialog(self.state, self.window())
+        if not self.auto_dialog.is_running():
+            self.auto_dialog.prepare()
+        self.auto_dialog.show()
+        self.auto_dialog.raise_()
+        self.auto_dialog.activateWindow()
+        return self.auto_dialog
+
+    def shutdown(self) -> None:
+        if self.auto_dialog is not None:
+            self.auto_dialog.shutdown()
+            self.auto_dialog.close()
+
     def restore_defaults(self) -> None:
-        self.state.settings = {}
-        self.state.choicesChanged.emit()
+        self.state.restore_defaults()
 
     def blocker(self) -> str:
         try:

@@ -180,7 +180,7 @@ class TrainPage(WizardPage, JobHost):
         self.append_log(self.tr("Started: {summary}").format(summary=self.summary.text()))
         self.state.set_result(None)
         self.runner.start(train_job, config, self.run_dir, lambda: not self._closing,
-                          self.state.dataset)
+                          self.state.dataset, self.state.config_notes())
         self._set_running(True)
 
     def stop(self) -> None:
