@@ -19,7 +19,8 @@ from weights_server import served_backbone
 
 # VGG-19 is VGG-16 with more layers in the same blocks (test_backbones.py builds it, runs it
 # and finds its CAM layer); a second 550 MB download and export would add ~10 s to the suite.
-@pytest.mark.parametrize("name", ["vgg16", "inception_v3"])
+# VGG-16's 528 MB download, strict load and export take 20-30 s: it runs with the slow tests.
+@pytest.mark.parametrize("name", [pytest.param("vgg16", marks=pytest.mark.slow), "inception_v3"])
 def test_new_backbone_downloads_loads_strictly_explains_and_exports(name, tmp_path):
     real = get_backbone(name)
     with served_backbone(tmp_path / "server", f"served_{name}", like=real) as (spec, state, _):

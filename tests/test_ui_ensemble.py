@@ -84,3 +84,34 @@ def test_results_predict_and_project_reopen_take_an_ensemble(qtbot, make_window,
     with torch.no_grad():
         assert np.allclose(reopened.model(x), load_model(result.run_dir).model(x), atol=1e-6)
     assert again.results_page.headline.text() == page.headline.text()
+
+
+def test_the_cam_panel_explains_each_member_of_an_ensemble(qtbot, make_window, ensemble_run):
+    data, result = ensemble_run
+    window = make_window()
+    window.data_page.open_folder(str(data))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20_000)
+    window.state.set_result(result)
+    image = sorted(str(p) for p in (data / "red").iterdir())[0]
+    window.open_in_cam(image)
+    panel = window.cam_panel
+    assert panel.member.isVisibleTo(panel) and panel.member.count() == 2
+    qtbot.waitUntil(lambda: panel.current is not None, timeout=60_000)
+    first = panel.current.explanation
+    assert panel.member_index() == 0 and "alone:" in panel.verdict.text()
+    from transfer_gui.core.cam.explain import explain_image
+
+    members = load_model(result.run_dir).members
+    own = [explain_image(m, image) for m in members]  # each member's own map and prediction
+    assert first.predicted_probability == pytest.approx(own[0].predicted_probability, abs=1e-5)
+    assert np.allclose(first.map_original, own[0].map_original, atol=1e-4)
+    panel.current = None
+    panel.member.setCurrentIndex(1)  # the other member's map: computed again
+    qtbot.waitUntil(lambda: panel.current is not None, timeout=60_000)
+    assert panel.member_index() == 1
+    second = panel.current.explanation
+    assert second.predicted_probability == pytest.approx(own[1].predicted_probability, abs=1e-5)
+    assert np.allclose(second.map_original, own[1].map_original, atol=1e-4)
+    # an ordinary run hides the choice
+    panel.set_model(panel.model_path, result.dataset.class_names, ["block2"])
+    assert not panel.member.isVisibleTo(panel) and panel.member_index() is None

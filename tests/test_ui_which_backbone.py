@@ -7,6 +7,7 @@ window during a ranking stop it cleanly."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,58 @@ def test_time_left_only_while_a_backbone_computes_features():
     assert _time_left(Progress(.4, "Lite2: Computing features 398/398", 0.0, "features", 398,
                                398)) == ""
     assert _time_left(Progress(.95, "Timing fine-tuning", 2.0, "estimate")) == ""
+
+
+@pytest.fixture
+def two_tiny_ranked(tmp_path, tiny_backbone, monkeypatch):
+    """Two tiny backbones with other weights are the ones ranked (quick to ensemble)."""
+    import dataclasses
+
+    import torch
+
+    from synthetic import TinyNet, tiny_spec
+    from transfer_gui.core import rank
+    from transfer_gui.core.models import register_backbone, unregister_backbone
+
+    torch.manual_seed(7)
+    torch.save(TinyNet().state_dict(), tmp_path / "b.pth")
+    other = dataclasses.replace(tiny_spec(tmp_path / "b.pth", "tiny_b"),
+                                display_name="Tiny test net B")
+    register_backbone(other)
+    monkeypatch.setattr(rank, "all_backbones", lambda: [tiny_backbone, other])
+    yield
+    unregister_backbone(other.name)
+
+
+def test_make_an_ensemble_of_the_ranked_backbones_joins_the_project(page, qtbot, tmp_path,
+                                                                   two_tiny_ranked):
+    from transfer_gui.core.run import Run
+
+    made = []
+    page.which_button.runMade.connect(made.append)
+    with_dataset(page, tmp_path)
+    from transfer_gui.ui.model.ensemble_row import EnsembleRow
+
+    nowhere = EnsembleRow(page.state, lambda: "auto")  # no runs folder (main_window gives one)
+    qtbot.addWidget(nowhere)
+    assert not nowhere.button.isEnabled() and "Rank at least two" in nowhere.button.toolTip()
+    page.which_button.runs_root = lambda: tmp_path / "runs"
+    dialog = page.which_button.open_ranking()
+    row = dialog.ensemble
+    qtbot.waitUntil(lambda: dialog.ranking is not None, timeout=TIMEOUT)
+    assert row.button.isEnabled() and row.candidates() == [r.backbone for r in
+                                                           dialog.ranking.ranked]
+    row.button.click()
+    assert row.is_running() and not row.button.isEnabled()
+    qtbot.waitUntil(lambda: not row.is_running(), timeout=TIMEOUT)
+    report = row.report
+    assert report is not None, row.outcome.text()
+    assert made and made[0].run_dir == Path(report.run_dir)
+    assert Path(report.run_dir).parent == tmp_path / "runs"
+    assert made[0].has_model and made[0].best["epoch"] == 0
+    members = Run(report.run_dir).ensemble_members()
+    if report.kept == "ensemble":
+        assert row.outcome.text().startswith("<b>Ensemble of ") and len(members) == 2
+    else:
+        assert " alone is kept:" in row.outcome.text() and members == []
+    assert "run of the project" in row.outcome.text()

@@ -155,6 +155,13 @@ class Run:
         found = self.config_dict().get(AUTO_SETTINGS)
         return found if isinstance(found, dict) else None
 
+    def ensemble_members(self) -> list[str]:
+        """The backbones an ensemble run averages (config.json's "ensemble"), [] for any
+        other run (an ensemble build that kept its best single model included)."""
+        ensemble = self.config_dict().get("ensemble")
+        members = ensemble.get("members") if isinstance(ensemble, dict) else None
+        return [str(m) for m in members] if isinstance(members, list) else []
+
     def data_dir(self) -> Path:
         """The dataset folder the run trained on (a relative record is relative to the run)."""
         return self._data_dir(self.config_dict().get("data_dir"))

@@ -92,6 +92,9 @@ class MainWindow(QMainWindow):
         self.state.choicesChanged.connect(self._remember_choices)
         self.state.trainingChanged.connect(lambda _: self._update_navigation())
         self.train_page.trainingFinished.connect(self._on_training_finished)
+        which = self.model_page.which_button  # its ensembles are runs like the Train page's
+        which.runs_root = lambda: self.train_page.runs_root
+        which.runMade.connect(self.projects.add_run)
         self.cam_panel = None  # made on first use
         self.compare_view = None  # made on first use
         self.export_dialog = None
@@ -208,8 +211,10 @@ class MainWindow(QMainWindow):
             self.cam_panel.layout().insertWidget(0, self.cam_panel.model_in_use)
         model_path = str(result.model_path)
         if self.cam_panel.model_path != model_path:
+            members = cam_members_for(result)
             self.cam_panel.set_model(model_path, result.dataset.class_names,
-                                     cam_layers_for(result), grid_sources_for(result))
+                                     members[0][1] if members else cam_layers_for(result),
+                                     grid_sources_for(result), members)
             self.cam_panel.model_in_use.refresh()  # the run whose model the panel now explains
         self.cam_panel.show()
         self.cam_panel.raise_()
@@ -298,13 +303,24 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
-def cam_layers_for(result) -> list[str]:
-    """The CAM layer choices for a run's model: the default first (built without weights)."""
+def cam_layers_for(result, backbone: Optional[str] = None) -> list[str]:
+    """The CAM layer choices for a run's model (or its ensemble member `backbone`): the
+    default first (built without weights)."""
     from transfer_gui.core.cam import candidate_layers
     from transfer_gui.core.models import get_backbone, make_model
 
-    spec = get_backbone(result.config.backbone)
+    spec = get_backbone(backbone or result.config.backbone)
     return candidate_layers(make_model(spec, len(result.dataset.class_names), pretrained=False), spec)
+
+
+def cam_members_for(result) -> Optional[list[tuple[str, list[str]]]]:
+    """An ensemble run's members for the CAM panel: (display name, CAM layer choices) each;
+    None for any other run."""
+    from transfer_gui.core.models import get_backbone
+    from transfer_gui.core.run import Run
+
+    names = Run(result.run_dir).ensemble_members()
+    return [(get_backbone(n).display_name, cam_layers_for(result, n)) for n in names] or None
 
 
 def grid_sources_for(result) -> dict[str, list[str]]:

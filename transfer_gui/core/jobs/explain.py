@@ -65,10 +65,15 @@ def for_display(explanation: Explanation, preprocessing=None) -> PanelExplanatio
 
 
 def explain_job(state, model_path: str, paths: Sequence[str], method: str,
-                target: Optional[int | str], layer: Optional[str], trust: bool = False) -> int:
+                target: Optional[int | str], layer: Optional[str], trust: bool = False,
+                member: Optional[int] = None) -> int:
     """Explain each image; emits Explained(PanelExplanation) or ExplainFailed(path, reason).
-    `trust` adds each map's deletion test (Explanation.trust, core/cam/trust.py)."""
+    `trust` adds each map's deletion test (Explanation.trust, core/cam/trust.py). An ensemble
+    has no map of its own: `member` says whose map (its index; the first when None)."""
     model = loaded_model(model_path)
+    members = getattr(model, "members", None)  # core/ensemble
+    if members:
+        model = members[member or 0]
     done = 0
     for path in paths:
         state.cancel.raise_if_cancelled()

@@ -37,6 +37,12 @@ class CamControls(QWidget):
             "The network layer the map is taken from (advanced): late layers see whole "
             "objects, early ones finer detail. The first entry is the layer measured to point "
             "best for the chosen method; hover an entry for its path."))
+        self.member = QComboBox()  # an ensemble's members: each has its own map
+        self.member.setToolTip(self.tr(
+            "An ensemble averages its members' answers but has no heatmap of its own: choose "
+            "whose heatmap to see (and that member's own prediction)"))
+        self.member_label = QLabel(self.tr("&Member:"))
+        self.member_label.setBuddy(self.member)
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
         self.colormap.setToolTip(self.tr("Colours of the heatmap"))
@@ -48,7 +54,7 @@ class CamControls(QWidget):
         self.save_button = QPushButton(self.tr("&Save overlay…"))
         self.save_button.setToolTip(self.tr("Save the overlay as a PNG file"))
         for combo, length in ((self.method, 16), (self.target, 16), (self.layer, 14),
-                              (self.colormap, 8)):  # long names are cut short, not widening
+                              (self.member, 16), (self.colormap, 8)):  # long names are cut short, not widening
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(length)
@@ -56,7 +62,7 @@ class CamControls(QWidget):
         controls.setContentsMargins(0, 0, 0, 0)
         for items in ([self.open_button, self.tr("Method:"), self.method, self.tr("Class:"),
                        self.target, self.tr("Layer:"), self.layer, 1],
-                      [self.tr("Colours:"), self.colormap, self.tr("Opacity:"), self.opacity, 1,
+                      [self.member_label, self.member, self.tr("Colours:"), self.colormap, self.tr("Opacity:"), self.opacity, 1,
                        self.save_button]):
             row = QHBoxLayout()
             for item in items:
@@ -65,3 +71,8 @@ class CamControls(QWidget):
                 else:
                     row.addWidget(QLabel(item) if isinstance(item, str) else item)
             controls.addLayout(row)
+        self.show_members(False)
+
+    def show_members(self, on: bool) -> None:
+        self.member_label.setVisible(on)
+        self.member.setVisible(on)

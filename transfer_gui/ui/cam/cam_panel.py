@@ -64,6 +64,9 @@ class CamPanel(QWidget, JobHost):
         self.open_button, self.method, self.target, self.layer = (c.open_button, c.method,
                                                                   c.target, c.layer)
         self.colormap, self.opacity, self.save_button = c.colormap, c.opacity, c.save_button
+        self.member = c.member
+        self.member_layers: list[list[str]] = []  # an ensemble's: each member's layers
+        self.member.currentIndexChanged.connect(self._on_member)
         self.open_button.clicked.connect(self._choose_image)
         self.save_button.clicked.connect(self._choose_save)
         for widget in (self.method, self.target, self.layer):
@@ -124,32 +127,55 @@ class CamPanel(QWidget, JobHost):
 
     # -- model --------------------------------------------------------------------------------
     def set_model(self, model_path: str, class_names: list[str], layers: list[str],
-                  grid_sources: Optional[dict[str, list[str]]] = None) -> None:
+                  grid_sources: Optional[dict[str, list[str]]] = None,
+                  members: Optional[list[tuple[str, list[str]]]] = None) -> None:
         """Use the model saved at `model_path` (a run's model.pt); `grid_sources` lists each
-        class's images (the run's evaluation split)."""
+        class's images (the run's evaluation split). An ensemble gives its `members`' names and
+        layers: the "Member:" choice picks whose map is shown (`layers` is then ignored)."""
         self.model_path, self.class_names = model_path, list(class_names)
         self.grid_sources = grid_sources or {}
         self.dataset = dataset_of_model(model_path)
-        for combo in (self.target, self.layer):
+        self.member_layers = [list(m[1]) for m in members or []]
+        for combo in (self.target, self.member):
             combo.blockSignals(True)
             combo.clear()
         self.target.addItem(self.tr("Predicted class"), None)
         for i, name in enumerate(class_names):
             self.target.addItem(name, i)
             self.target.setItemData(i + 1, name, Qt.ItemDataRole.ToolTipRole)
+        for i, (name, _) in enumerate(members or []):
+            self.member.addItem(name, i)
+        for combo in (self.target, self.member):
+            combo.blockSignals(False)
+        self.controls.show_members(bool(members))
+        self._set_layers(self.member_layers[0] if members else layers)
+        self._set_enabled(True)
+        self._show_grid_class()
+
+    def _set_layers(self, layers: list[str]) -> None:
+        self.layer.blockSignals(True)
+        self.layer.clear()
         self.layer_names = dict(plain_layer_names(layers))  # path -> "late · 10 of 10"
         self.layer.addItem("", None)  # the method's measured default; named in _name_default
         self._name_default(layers[0] if layers else "")
         for path, name in self.layer_names.items():
             self.layer.addItem(name, path)
             self.layer.setItemData(self.layer.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
-        for combo in (self.target, self.layer):
-            combo.blockSignals(False)
-        self._set_enabled(True)
-        self._show_grid_class()
+        self.layer.blockSignals(False)
+
+    def member_index(self) -> Optional[int]:
+        """The ensemble member whose map is shown (None: the model is not an ensemble)."""
+        return self.member.currentData() if self.member_layers else None
+
+    def _on_member(self) -> None:
+        index = self.member_index()
+        if index is not None:
+            self._set_layers(self.member_layers[index])
+            self.recompute()
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.open_button, self.method, self.target, self.layer, self.grid_button):
+        for w in (self.open_button, self.method, self.target, self.layer, self.member,
+                  self.grid_button):
             w.setEnabled(on)
         self.save_button.setEnabled(on and self.current is not None)
 
@@ -177,7 +203,8 @@ class CamPanel(QWidget, JobHost):
         self.info.setText(self.tr("Computing…"))
         self.trust_note.clear()
         self.runner.start(explain_job, self.model_path, [self.path], self.method.currentData(),
-                          self.target.currentData(), self.layer.currentData(), True)
+                          self.target.currentData(), self.layer.currentData(), True,
+                          self.member_index())
 
     def _name_default(self, path: str) -> None:
         """Name the picker's first entry after the layer the method's default is."""
@@ -221,6 +248,9 @@ class CamPanel(QWidget, JobHost):
             verdict = self.tr("<span style='color:#b3261e'><b>Misclassified:</b></span> true "
                               "class {0}, predicted {1}").format(
                 f"<b>{html.escape(self.true_class)}</b>", pred)
+        if self.member_layers:  # an ensemble: the map and the prediction are this member's
+            verdict = self.tr("{0} alone: {1}").format(
+                f"<b>{html.escape(self.member.currentText())}</b>", verdict)
         self.verdict.setText(verdict)
         text = self.tr("{file}: predicted {pred} ({p:.0%}). Map for {target}: probability "
                        "{tp:.0%}, logit {logit:.2f}.").format(
@@ -318,7 +348,8 @@ class CamPanel(QWidget, JobHost):
             self.tabs.setCurrentIndex(1)
             self.grid.show_images(self.model_path, paths, self.method.currentData(),
                                   self.class_names.index(name), self.layer.currentData(),
-                                  self.opacity.value() / 100, self.colormap.currentText())
+                                  self.opacity.value() / 100, self.colormap.currentText(),
+                                  self.member_index())
 
     def shutdown(self) -> None:
         self.runner.shutdown()

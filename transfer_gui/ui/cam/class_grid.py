@@ -55,11 +55,14 @@ class ClassGrid(QWidget, JobHost):
         layout.addWidget(self.list, 1)
 
     def show_images(self, model_path: str, paths: Sequence[str], method: str, target: int,
-                    layer: Optional[str], alpha: float, colormap: str) -> None:
-        """Explain `paths` for class index `target` and list their overlays as they come."""
+                    layer: Optional[str], alpha: float, colormap: str,
+                    member: Optional[int] = None) -> None:
+        """Explain `paths` for class index `target` (an ensemble: with its `member`) and list
+        their overlays as they come."""
         self.list.clear()
         self._alpha, self._colormap = alpha, colormap
-        self.runner.start(explain_job, model_path, list(paths), method, target, layer)
+        self.runner.start(explain_job, model_path, list(paths), method, target, layer, False,
+                          member)
 
     def _on_explained(self, event: Explained) -> None:
         payload = event.item

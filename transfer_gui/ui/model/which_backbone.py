@@ -9,7 +9,8 @@ stops it; features already computed stay in the feature cache for the next try."
 from __future__ import annotations
 
 import html
-from typing import Optional
+from pathlib import Path
+from typing import Callable, Optional
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtGui import QFont
@@ -26,6 +27,8 @@ from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.ui.error_dialog import plain_message
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.workers import JobHost
+
+from .ensemble_row import EnsembleRow
 
 # (header, what it means in one sentence)
 COLUMNS = (
@@ -69,7 +72,9 @@ class WhichBackboneDialog(QDialog, JobHost):
 
     chosen = Signal(str)  # the registry name of the backbone "Use" picked
 
-    def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, state: AppState, parent: Optional[QWidget] = None,
+                 runs_root: Optional[Callable[[], Path]] = None) -> None:
+        """`runs_root`: where an ensemble's run folder goes (None: no ensembles here)."""
         super().__init__(parent)
         self.state = state
         self.ranking: Optional[Ranking] = None
@@ -112,6 +117,7 @@ class WhichBackboneDialog(QDialog, JobHost):
                                         toolTip=self.tr("Rank again (after you changed the "
                                                         "data or downloaded a backbone)"))
         self.use_button = QPushButton(self.tr("&Use"), clicked=self.use)
+        self.ensemble = EnsembleRow(state, self._class_weights, runs_root, self)
         self.close_button = QPushButton(self.tr("&Close"), clicked=self.reject,
                                         toolTip=self.tr("Close (stops a ranking in progress)"))
         buttons = QHBoxLayout()
@@ -125,6 +131,7 @@ class WhichBackboneDialog(QDialog, JobHost):
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.not_here)
+        layout.addWidget(self.ensemble)
         layout.addLayout(buttons)
         self.use_button.setDefault(True)
         self._set_running(False)
@@ -138,6 +145,7 @@ class WhichBackboneDialog(QDialog, JobHost):
         if scan is None:
             return
         self.scan, self.ranking = scan, None
+        self.ensemble.set_ranking(None)
         self.table.setRowCount(0)
         self.not_here.hide()
         self.summary.setText(self.tr("Ranking the backbones on {0} pictures…").format(
@@ -165,9 +173,11 @@ class WhichBackboneDialog(QDialog, JobHost):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+        self.ensemble.shutdown()
 
-    def reject(self) -> None:  # Close, Escape: stop a ranking (its features so far stay cached)
+    def reject(self) -> None:  # Close, Escape: stop a ranking or ensemble (features stay cached)
         self.runner.cancel()
+        self.ensemble.stop()
         super().reject()
 
     def _set_running(self, running: bool) -> None:
@@ -219,6 +229,7 @@ class WhichBackboneDialog(QDialog, JobHost):
             "Not ranked, their weights are not on this computer: {0}. Download one on the Model "
             "page, then rank again.").format(", ".join(names)) if names else "")
         self.not_here.setVisible(bool(names))
+        self.ensemble.set_ranking(ranking)
         if ranking.ranked:
             self.table.selectRow(0)
         self.table.setFocus()

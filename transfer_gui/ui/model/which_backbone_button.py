@@ -3,8 +3,10 @@ and keeps it, so the last ranking of the open dataset shows again without rankin
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Callable, Optional
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QPushButton, QWidget
 
 from transfer_gui.ui.state import AppState
@@ -16,9 +18,12 @@ class WhichBackboneButton(QPushButton):
     """"Which backbone?" (Alt+W): enabled once the Data page holds a dataset; opens the window
     and ranks, or shows the last ranking when the dataset is the same."""
 
+    runMade = Signal(object)  # an ensemble's run (TrainingResult), to join the project
+
     def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
         super().__init__(self.tr("&Which backbone?"), parent)
         self.state = state
+        self.runs_root: Optional[Callable[[], Path]] = None  # where ensembles' runs go
         self.dialog: Optional[WhichBackboneDialog] = None
         self.clicked.connect(self.open_ranking)
         state.datasetChanged.connect(self._update)
@@ -37,7 +42,8 @@ class WhichBackboneButton(QPushButton):
         if self.state.dataset is None:
             return None
         if self.dialog is None:
-            self.dialog = WhichBackboneDialog(self.state, self.window())
+            self.dialog = WhichBackboneDialog(self.state, self.window(), self.runs_root)
+            self.dialog.ensemble.runMade.connect(self.runMade)
         dialog = self.dialog
         if not (dialog.is_current() and (dialog.is_running() or dialog.ranking is not None)):
             dialog.start()  # a first ranking, or of another dataset (or corrected since)
