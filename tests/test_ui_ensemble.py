@@ -96,6 +96,7 @@ def test_the_cam_panel_explains_each_member_of_an_ensemble(qtbot, make_window, e
     window.open_in_cam(image)
     panel = window.cam_panel
     assert panel.member.isVisibleTo(panel) and panel.member.count() == 2
+    assert "Ensemble · Tiny test net + Tiny test net · " in panel.model_in_use.text()
     qtbot.waitUntil(lambda: panel.current is not None, timeout=60_000)
     first = panel.current.explanation
     assert panel.member_index() == 0 and "alone:" in panel.verdict.text()

@@ -88,7 +88,8 @@ def _print_choice(found) -> None:
         return
     flags = [f"{OPTION_BY_NAME[n].flag} {_number(v)}" for n, v in found.chosen.items()
              if v is not None]
-    which = f"trial {found.best_trial}" if found.best_trial is not None else "cross-validation"
+    which = (f"trial {found.best_trial + 1}" if found.best_trial is not None
+             else "cross-validation")
     best = next((t for t in found.trials if t.number == found.best_trial), None)
     score = f", val accuracy {best.val_acc:.1%}" if best is not None else ""
     print(f"Chosen ({which}{score}): {' '.join(flags)}"
@@ -124,7 +125,7 @@ class _Table:
         acc = f"{record.val_acc:.1%}" if record.val_acc is not None else "-"
         epoch = str(record.best_epoch) if record.best_epoch is not None else "-"
         state = record.state + (" (earlier search)" if record.resumed else "")
-        print(f"{record.number:>5}  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths))
+        print(f"{record.number + 1:>5}  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths))
               + f"  {acc:>7}  {epoch:>5}  {record.seconds:>7.0f}  {state}", flush=True)
 
 

@@ -207,7 +207,7 @@ class _EpochProgress:
             self.on_epoch(number, row)
         spent = self.clock() - self.started
         self.progress(Progress(min(spent / max(self.budget, 1e-9), 1.0),
-                               f"Trial {number}: epoch {row['epoch']}/{self.epochs}, val "
+                               f"Trial {number + 1}: epoch {row['epoch']}/{self.epochs}, val "
                                f"accuracy {row['val_acc']:.1%}",
                                max(self.budget - spent, 0.0), "search"))
 

@@ -52,6 +52,8 @@ class EnsembleRow(QWidget, JobHost):
         row.addWidget(self.button)
         row.addWidget(self.progress_bar, 1)
         row.addWidget(self.stop_button)
+        row.addStretch(1)  # the button keeps its size while the bar is hidden
+        self._row = row
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
@@ -104,6 +106,7 @@ class EnsembleRow(QWidget, JobHost):
     def _set_running(self, running: bool) -> None:
         self.progress_bar.setVisible(running)
         self.stop_button.setVisible(running)
+        self._row.setStretch(3, 0 if running else 1)
         self.stop_button.setEnabled(running)
         self.button.setEnabled(not running and len(self.candidates()) >= 2
                                and self.runs_root is not None)

@@ -24,9 +24,12 @@ from transfer_gui.ui.state import AppState
 
 
 def backbone_label(name: str) -> str:
-    """The backbone's display name, or `name` itself when it is not registered here."""
+    """The backbone's display name, or `name` itself when it is not registered here; an
+    ensemble's members ("a+b", core/compare.py) joined by " + "."""
     from transfer_gui.core.models import get_backbone
 
+    if "+" in name:
+        return " + ".join(backbone_label(part) for part in name.split("+"))
     try:
         return get_backbone(name).display_name
     except UserError:
@@ -46,7 +49,8 @@ def summary_label(number: int, summary: RunSummary) -> str:
     best validation accuracy, and "stopped" for a run the user stopped early. The Run picker
     and the Compare window name runs so."""
     acc = f"{summary.best_val_acc:.1%}" if summary.best_val_acc is not None else "–"
-    parts = [str(number), mode_label(summary.mode), backbone_label(summary.backbone), acc]
+    mode = _tr("Ensemble") if "+" in summary.backbone else mode_label(summary.mode)
+    parts = [str(number), mode, backbone_label(summary.backbone), acc]
     if summary.cancelled:
         parts.append(_tr("stopped"))
     return " · ".join(parts)

@@ -37,6 +37,9 @@ DEFAULT_BUDGET_MIN = 10
 STATE_NAMES = {"complete": "finished", "pruned": "stopped early (worse than the others)",
                "out of time": "out of time", "stopped": "stopped", "failed": "failed"}
 RUNNING = "running…"
+# The table's narrower headers (the Settings page's label is each one's tooltip).
+SHORT_HEADERS = {"backbone_lr_factor": "Backbone rate ×", "unfreeze_stages": "Stages",
+                 "learning_rate": "Learning rate", "augmentation": "Augmentation"}
 
 
 def option_label(name: str) -> str:
@@ -82,6 +85,8 @@ class AutoSettingsDialog(QDialog, JobHost):
         self.progress_bar = QProgressBar(minimum=0, maximum=1000)
         self.summary = QLabel(wordWrap=True, textInteractionFlags=(
             Qt.TextInteractionFlag.TextSelectableByMouse))
+        # A window's layout gives a wrapped label its one-line hint: room for three lines.
+        self.summary.setMinimumHeight(3 * self.summary.fontMetrics().lineSpacing() + 4)
         self.table = QTableWidget(0, 0)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -97,6 +102,7 @@ class AutoSettingsDialog(QDialog, JobHost):
         split.addWidget(self.plot)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([660, 400])
         self.use_button = QPushButton(self.tr("&Use these settings"), clicked=self.use)
         self.close_button = QPushButton(self.tr("&Close"), clicked=self.reject,
                                         toolTip=self.tr("Close (stops a search in progress)"))
@@ -113,7 +119,7 @@ class AutoSettingsDialog(QDialog, JobHost):
         layout.addWidget(split, 1)
         layout.addLayout(buttons)
         self._set_running(False)
-        self.resize(900, 520)
+        self.resize(1100, 600)
         self.prepare()
 
     # ------------------------------------------------------------------ what is searched
@@ -130,6 +136,7 @@ class AutoSettingsDialog(QDialog, JobHost):
         probe = mode == FEATURE_EXTRACTION
         self.budget_label.setVisible(not probe)
         self.budget.setVisible(not probe)
+        self.plot.setVisible(not probe)  # no trials: no curves
         if probe:
             self.intro.setText(self.tr(
                 "Feature extraction has one setting worth searching: how strongly the classifier "
@@ -150,13 +157,19 @@ class AutoSettingsDialog(QDialog, JobHost):
             f"{option_label(n).lower()} {describe(n, getattr(config, n))}" for n in self.fixed))
             if self.fixed and config is not None else "")
         self.kept.setVisible(bool(self.kept.text()))
-        headers = [self.tr("Trial"), *(option_label(n) for n in self.names),
-                   self.tr("Val accuracy"), self.tr("Best epoch"), self.tr("Seconds"),
-                   self.tr("State")]
+        headers = [(self.tr("Trial"), ""),
+                   *((self.tr(SHORT_HEADERS.get(n, option_label(n))), option_label(n))
+                     for n in self.names),
+                   (self.tr("Val accuracy"), self.tr("The trial's best epoch's validation "
+                                                     "accuracy")),
+                   (self.tr("Best epoch"), ""), (self.tr("Seconds"), ""), (self.tr("State"), "")]
         if probe:
-            headers = [self.tr("Regularisation (L2)"), self.tr("Mean fold accuracy")]
+            headers = [(self.tr("Regularisation (L2)"), ""), (self.tr("Mean fold accuracy"), "")]
         self.table.setColumnCount(len(headers))
-        self.table.setHorizontalHeaderLabels(headers)
+        for col, (title, tip) in enumerate(headers):
+            item = QTableWidgetItem(title)
+            item.setToolTip(tip or title)
+            self.table.setHorizontalHeaderItem(col, item)
 
     def _config(self) -> Optional[TrainConfig]:
         """The state's config, with the last search's choices back at the mode's defaults."""
@@ -263,6 +276,8 @@ class AutoSettingsDialog(QDialog, JobHost):
         curve[1].append(epoch)
         curve[2].append(acc)
         curve[0].setData(curve[1], curve[2])
+        self.plot.setXRange(0, max(1, max(max(c[1]) for c in self._curves.values())),
+                            padding=0.02)
         self._set(row, len(self.names) + 1, f"{acc:.1%}", self.tr("After epoch {0}").format(epoch))
 
     def _on_trial_ended(self, event: TrialEnded) -> None:
@@ -315,11 +330,13 @@ class AutoSettingsDialog(QDialog, JobHost):
             self.table.setRowCount(len(found.l2_accuracy))
             best = found.chosen.get("head_l2")
             for row, (l2, accuracy) in enumerate(found.l2_accuracy.items()):
-                self._set(row, 0, f"{l2:g}" + (self.tr(" — chosen") if l2 == best else ""))
+                self._set(row, 0, f"{l2:.3g}" + (self.tr(" — chosen") if l2 == best else ""))
                 self._set(row, 1, f"{accuracy:.1%}")
         else:
             for record in found.trials:
                 self._fill(record, chosen=record.number == found.best_trial)
+            if found.best_trial in self._rows:
+                self.table.scrollToItem(self.table.item(self._rows[found.best_trial], 0))
         self.summary.setText(self._sentence(found))
         self.use_button.setEnabled(bool(found.chosen))
         if found.chosen:
