@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from transfer_gui.core.cam.compute import compute_cam
+from transfer_gui.core.cam.layers import reshape_for
 from transfer_gui.core.export.run import write_torchscript
 from transfer_gui.core.model_file import load_model, save_model
 from transfer_gui.core.models import build_network, get_backbone
@@ -20,7 +21,8 @@ from weights_server import served_backbone
 # VGG-19 is VGG-16 with more layers in the same blocks (test_backbones.py builds it, runs it
 # and finds its CAM layer); a second 550 MB download and export would add ~10 s to the suite.
 # VGG-16's 528 MB download, strict load and export take 20-30 s: it runs with the slow tests.
-@pytest.mark.parametrize("name", [pytest.param("vgg16", marks=pytest.mark.slow), "inception_v3"])
+@pytest.mark.parametrize("name", [pytest.param("vgg16", marks=pytest.mark.slow), "inception_v3",
+                                  "dinov2_vits14_reg"])
 def test_new_backbone_downloads_loads_strictly_explains_and_exports(name, tmp_path):
     real = get_backbone(name)
     with served_backbone(tmp_path / "server", f"served_{name}", like=real) as (spec, state, _):
@@ -34,7 +36,8 @@ def test_new_backbone_downloads_loads_strictly_explains_and_exports(name, tmp_pa
         with torch.no_grad():
             assert backbone(image).shape == (2, spec.feature_dim)
             logits = model(image)
-        cam = compute_cam(model, image, layer=f"backbone.{spec.cam_layer}")
+        cam = compute_cam(model, image, layer=f"backbone.{spec.cam_layer}",
+                          reshape=reshape_for(model))  # a transformer's tokens to a grid
         assert cam.maps.shape[0] == 2 and np.isfinite(cam.maps).all() and cam.maps.max() > 0
         path = save_model(tmp_path / "model.pt", model, spec, ["a", "b", "c"], "fine_tuning", 0.2)
         again = load_model(path)

@@ -62,8 +62,10 @@ def served_backbone(folder: Path, name: str, like: BackboneSpec | None = None
         feature_dim=16, cam_layer="features.block2", build_network=TinyWithHead,
         strip_head=_strip, stages=lambda net: [net.features.block1, net.features.block2],
         weights_url=f"http://127.0.0.1:{server.server_address[1]}/{published.name}")
-    if like is not None:
-        spec = dataclasses.replace(like, name=name, weights_url=spec.weights_url)
+    if like is not None:  # a pinned digest (DINOv2's) becomes the generated file's
+        pin = hashlib.sha256(published.read_bytes()).hexdigest() if like.weights_sha256 else None
+        spec = dataclasses.replace(like, name=name, weights_url=spec.weights_url,
+                                   weights_sha256=pin)
     register_backbone(spec)
     try:
         yield spec, state, published

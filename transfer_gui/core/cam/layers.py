@@ -12,24 +12,26 @@ from .compute import module_path
 Reshape = Callable[[torch.Tensor], torch.Tensor]
 
 
-def vit_reshape(grid: int) -> Reshape:
-    """A reshape for vision-transformer tokens: drop the class token, (B, 1+N, C) -> (B, C, g, g).
+def vit_reshape(grid: int, prefix: int = 1) -> Reshape:
+    """A reshape for vision-transformer tokens: drop the `prefix` tokens before the patches
+    (the class token; DINOv2's registers too), (B, prefix+N, C) -> (B, C, g, g).
 
     A tensor that is already (B, C, h, w) (e.g. the patch embedding's output) passes unchanged,
     so one function serves every layer of the network.
 
     Args:
         grid: Patches per side, image_size // patch_size (14 for ViT-B/16 at 224).
+        prefix: Tokens before the patch tokens.
     """
 
     def reshape(tokens: torch.Tensor) -> torch.Tensor:
         if tokens.ndim == 4:
             return tokens
-        if tokens.ndim != 3 or tokens.shape[1] != 1 + grid * grid:
-            raise ValueError(f"Expected (batch, 1 + {grid}x{grid} tokens, channels), got "
-                             f"{tuple(tokens.shape)}.")
+        if tokens.ndim != 3 or tokens.shape[1] != prefix + grid * grid:
+            raise ValueError(f"Expected (batch, {prefix} + {grid}x{grid} tokens, channels), "
+                             f"got {tuple(tokens.shape)}.")
         b, _, c = tokens.shape
-        return tokens[:, 1:, :].reshape(b, grid, grid, c).permute(0, 3, 1, 2)
+        return tokens[:, prefix:, :].reshape(b, grid, grid, c).permute(0, 3, 1, 2)
 
     reshape.grid = grid  # type: ignore[attr-defined]
     return reshape
@@ -37,11 +39,12 @@ def vit_reshape(grid: int) -> Reshape:
 
 def reshape_for(model: nn.Module) -> Optional[Reshape]:
     """`vit_reshape` for models with a vision transformer (a module with `patch_size` and
-    `image_size`, as torchvision's VisionTransformer), else None."""
+    `image_size`, as torchvision's VisionTransformer, and `prefix_tokens` where there are more
+    than the class token), else None."""
     for module in model.modules():
         patch, size = getattr(module, "patch_size", None), getattr(module, "image_size", None)
         if isinstance(patch, int) and isinstance(size, int) and patch > 0:
-            return vit_reshape(size // patch)
+            return vit_reshape(size // patch, getattr(module, "prefix_tokens", 1))
     return None
 
 

@@ -126,6 +126,11 @@ def model_card(loaded: LoadedModel, config: dict | None, dataset: dict | None,
             f"log of the average." if members else
             f"An image classifier made with transfer_gui by {loaded.mode or 'transfer learning'} "
             f"on the {loaded.spec.display_name} backbone ({loaded.spec.name}).")
+    licences = [f"- {spec.display_name}: {spec.licence}" for spec in
+                dict.fromkeys(m.spec for m in (members or [loaded])) if spec.licence]
+    if licences:  # weights published under a licence that travels with the model
+        made += "\n\nBackbone licence (the model includes these weights):\n\n" + "\n".join(
+            licences)
     lines = [f"# Image classifier: {', '.join(loaded.class_names)}", "", made, "",
              "## Files", "",
              "- `model.pt`: TorchScript model, `torch.jit.load('model.pt')`; input (batch, 3, "

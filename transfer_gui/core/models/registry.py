@@ -31,6 +31,9 @@ def _builtin_family(family: str) -> dict[str, BackboneSpec]:
     if family not in _builtin:
         if family == "efficientnet_lite":
             specs = lite_specs()
+        elif family == "dinov2":
+            from .dinov2 import dinov2_specs
+            specs = dinov2_specs()
         else:  # imported here: torchvision costs ~1.5 s and ~160 MB, and a Lite model never needs it
             from .torchvision_backbones import torchvision_specs
             specs = torchvision_specs()
@@ -40,7 +43,8 @@ def _builtin_family(family: str) -> dict[str, BackboneSpec]:
 
 def _registry(*, complete: bool = True) -> dict[str, BackboneSpec]:
     """Every backbone: Lite, then torchvision (left out unless `complete`), then registered ones."""
-    families = ["efficientnet_lite", "torchvision"] if complete else ["efficientnet_lite"]
+    families = (["efficientnet_lite", "torchvision", "dinov2"] if complete
+                else ["efficientnet_lite"])
     entries = {name: spec for family in families
                for name, spec in _builtin_family(family).items() if name not in _removed}
     entries.update({name: spec for name, spec in _registered.items()})
@@ -106,7 +110,7 @@ def pretrained_weights_file(spec: BackboneSpec, *, allow_download: bool = True,
             f"(needs internet), or get {spec.weights_filename} from {spec.weights_url} and import it "
             f"with `transfer-gui backbones --import {spec.name} FILE`.")
     return weight_files.download_weights(spec.weights_url, base_url=base_url, progress=progress,
-                                         cancel=cancel)
+                                         cancel=cancel, sha256=spec.weights_sha256)
 
 
 def build_network(spec: BackboneSpec, *, pretrained: bool, allow_download: bool = True,
@@ -129,7 +133,8 @@ def import_weights(spec: BackboneSpec, source: str | Path) -> Path:
     """Import a user-chosen weights file for a torchvision backbone into the cache, checked."""
     if spec.weights_url is None:
         raise WeightsError(f"{spec.display_name} ships with its weights; nothing to import.")
-    dest = weight_files.import_weights_file(source, spec.weights_filename)
+    dest = weight_files.import_weights_file(source, spec.weights_filename,
+                                            sha256=spec.weights_sha256)
     try:
         weight_files.load_into(spec.build_network(), weight_files.load_state_dict_file(dest),
                                what=spec.display_name)

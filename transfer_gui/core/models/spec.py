@@ -51,6 +51,10 @@ class BackboneSpec:
         download_mb: Size of the weights download in MB (0: nothing to download).
         cam_layers: Per CAM method (a key of core.cam.METHODS), the layer measured to point
             best at the evidence (bench/cam_layers.py); methods not listed use `cam_layer`.
+        weights_sha256: The weights file's whole SHA-256, for a file whose name carries no
+            hash prefix (torchvision's do): downloads and imports with another are refused.
+        licence: The backbone's licence, where its weights come with one to pass on (the
+            exported model card names it).
     """
 
     name: str
@@ -70,6 +74,8 @@ class BackboneSpec:
     bundled_weights_path: Optional[Callable[[], Path]] = field(default=None, compare=False)
     download_mb: float = 0.0
     cam_layers: dict[str, str] = field(default_factory=dict, compare=False)
+    weights_sha256: Optional[str] = None
+    licence: str = ""
 
     def cam_layer_for(self, method: Optional[str] = None) -> str:
         """The default CAM layer (inside the backbone) for `method`; None: `cam_layer`."""

@@ -92,12 +92,19 @@ def _how_to_get_it_in(url: str) -> str:
     )
 
 
-def _check_hash(digest: str, filename: str, what: str) -> None:
+def _check_hash(digest: str, filename: str, what: str, sha256: str | None = None) -> None:
+    """The file's digest against the hash prefix in its name and, when given, the whole
+    published `sha256` (for files whose name carries none)."""
     prefix = expected_hash_prefix(filename)
     if prefix is not None and not digest.startswith(prefix):
         raise WeightsError(
             f"{what} is damaged or not the published file: its name {filename} says its SHA-256 "
             f"starts with {prefix}, but it starts with {digest[: len(prefix)]}."
+        )
+    if sha256 is not None and digest != sha256.lower():
+        raise WeightsError(
+            f"{what} is damaged or not the published {filename}: its SHA-256 is {digest}, the "
+            f"published file's {sha256.lower()}."
         )
 
 
@@ -109,6 +116,7 @@ def download_weights(
     cancel: CancelToken | None = None,
     dest_dir: Path | None = None,
     timeout: float = 30.0,
+    sha256: str | None = None,
 ) -> Path:
     """Return the cached weights for ``url``, downloading them first if needed.
 
@@ -122,6 +130,7 @@ def download_weights(
         cancel: Polled before each chunk.
         dest_dir: Where to store the file; defaults to `hub_checkpoint_dir`.
         timeout: Seconds to wait for the server on each network operation.
+        sha256: The published file's whole SHA-256, for a file name without a hash prefix.
 
     Returns:
         The path of the weights file.
@@ -142,7 +151,7 @@ def download_weights(
         with urllib.request.build_opener().open(source, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
-            sha256 = hashlib.sha256()
+            digest = hashlib.sha256()
             done = 0
             while True:
                 if cancel is not None:
@@ -151,13 +160,13 @@ def download_weights(
                 if not chunk:
                     break
                 out.write(chunk)
-                sha256.update(chunk)
+                digest.update(chunk)
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
             if total is not None and done != total:
                 raise http.client.IncompleteRead(b"", total - done)
-        _check_hash(sha256.hexdigest(), filename, f"The file downloaded from {source}")
+        _check_hash(digest.hexdigest(), filename, f"The file downloaded from {source}", sha256)
 
     try:
         return atomic_write(target, fetch)
@@ -189,7 +198,8 @@ def _download_error(error: Exception, source: str, url: str, folder: Path) -> We
 
 
 def import_weights_file(
-    src: str | Path, expected_filename: str, *, dest_dir: Path | None = None
+    src: str | Path, expected_filename: str, *, dest_dir: Path | None = None,
+    sha256: str | None = None,
 ) -> Path:
     """Copy a local weights file into the cache under ``expected_filename``.
 
@@ -215,13 +225,18 @@ def import_weights_file(
     expected = expected_hash_prefix(expected_filename)
 
     def copy(out: IO[bytes]) -> None:
-        sha256 = hashlib.sha256()
+        hasher = hashlib.sha256()
         with source.open("rb") as f:
             while chunk := f.read(DOWNLOAD_CHUNK_SIZE):
-                sha256.update(chunk)
+                hasher.update(chunk)
                 out.write(chunk)
-        digest = sha256.hexdigest()
+        digest = hasher.hexdigest()
         _check_hash(digest, source.name, f"The weights file {source}")
+        if sha256 is not None and digest != sha256.lower():
+            raise WeightsError(
+                f"{source} is not the published {expected_filename}: its SHA-256 is {digest}, "
+                f"the published file's {sha256.lower()}. Choose the file downloaded from the "
+                f"backbone's weights URL.", path=str(source))
         if expected is not None and not digest.startswith(expected):
             raise WeightsError(
                 f"{source} is not the expected weights for this backbone: its SHA-256 starts "
