@@ -13,18 +13,18 @@ from typing import Callable, Optional
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.ensemble import ensemble_job
 from transfer_gui.core.models import get_backbone
 from transfer_gui.core.rank import Ranking
 from transfer_gui.ui.error_dialog import plain_message
+from transfer_gui.ui.job_progress import JobProgress
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.workers import JobHost
 
 CANDIDATES = 3  # the best-ranked backbones offered to the ensemble
 
 
-class EnsembleRow(QWidget, JobHost):
+class EnsembleRow(QWidget, JobHost, JobProgress):
     """A button, a progress bar and what was built, in plain words."""
 
     runMade = Signal(object)  # the TrainingResult of the run written
@@ -79,9 +79,6 @@ class EnsembleRow(QWidget, JobHost):
             self.button.setToolTip(self.tr("Rank at least two backbones first: an ensemble "
                                            "averages the best ones."))
 
-    def is_running(self) -> bool:
-        return self.runner.is_running()
-
     def start(self) -> None:
         names = self.candidates()
         if len(names) < 2 or self.runs_root is None or self.state.dataset is None:
@@ -94,33 +91,11 @@ class EnsembleRow(QWidget, JobHost):
         self.runner.start(ensemble_job, self.state.dataset, run_dir, names,
                           self.class_weights())
 
-    def stop(self) -> None:
-        if self.runner.is_running():
-            self.stop_button.setEnabled(False)
-            self.progress_bar.setFormat(self.tr("Stopping…"))
-            self.runner.cancel()
-
-    def shutdown(self) -> None:
-        self.runner.shutdown()
-
     def _set_running(self, running: bool) -> None:
-        self.progress_bar.setVisible(running)
-        self.stop_button.setVisible(running)
+        self.show_running(running)
         self._row.setStretch(3, 0 if running else 1)
-        self.stop_button.setEnabled(running)
         self.button.setEnabled(not running and len(self.candidates()) >= 2
                                and self.runs_root is not None)
-        if running:
-            self.progress_bar.setValue(0)
-            self.progress_bar.setFormat(self.tr("Starting…"))
-
-    @Slot(object)
-    def _on_progress(self, progress: Progress) -> None:
-        if not self.stop_button.isEnabled():
-            return
-        if progress.fraction is not None:
-            self.progress_bar.setValue(int(progress.fraction * 1000))
-        self.progress_bar.setFormat(f"%p%  {progress.message}")
 
     @Slot(object)
     def _on_finished(self, made) -> None:

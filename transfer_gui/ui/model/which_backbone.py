@@ -25,6 +25,7 @@ from transfer_gui.core.models import get_backbone
 from transfer_gui.core.rank import BackboneRank, Ranking
 from transfer_gui.core.training.config import TrainConfig
 from transfer_gui.ui.error_dialog import plain_message
+from transfer_gui.ui.job_progress import JobProgress
 from transfer_gui.ui.state import AppState
 from transfer_gui.ui.workers import JobHost
 
@@ -67,7 +68,7 @@ def _time_left(progress: Progress) -> str:
         plain_duration(progress.eta_seconds))
 
 
-class WhichBackboneDialog(QDialog, JobHost):
+class WhichBackboneDialog(QDialog, JobHost, JobProgress):
     """Ranks the backbones on the state's dataset and offers the best (or the chosen row)."""
 
     chosen = Signal(str)  # the registry name of the backbone "Use" picked
@@ -158,18 +159,9 @@ class WhichBackboneDialog(QDialog, JobHost):
         weights = self.state.settings.get("class_weights", TrainConfig.class_weights)
         return weights if weights in ("auto", "none") else TrainConfig.class_weights
 
-    def is_running(self) -> bool:
-        return self.runner.is_running()
-
     def is_current(self) -> bool:
         """Whether the shown (or running) ranking is of the dataset the Data page shows now."""
         return self.scan is not None and self.scan is self.state.dataset
-
-    def stop(self) -> None:
-        if self.runner.is_running():
-            self.stop_button.setEnabled(False)
-            self.progress_bar.setFormat(self.tr("Stopping…"))
-            self.runner.cancel()
 
     def shutdown(self) -> None:
         self.runner.shutdown()
@@ -181,22 +173,12 @@ class WhichBackboneDialog(QDialog, JobHost):
         super().reject()
 
     def _set_running(self, running: bool) -> None:
-        self.progress_bar.setVisible(running)
-        self.stop_button.setVisible(running)
-        self.stop_button.setEnabled(running)
+        self.show_running(running, self.tr("Computing the first backbone's features…"))
         self.again_button.setEnabled(not running)
-        if running:
-            self.progress_bar.setValue(0)
-            self.progress_bar.setFormat(self.tr("Computing the first backbone's features…"))
         self._update_use()
 
-    @Slot(object)
-    def _on_progress(self, progress: Progress) -> None:
-        if not self.stop_button.isEnabled():  # stopping: keep saying so
-            return
-        if progress.fraction is not None:
-            self.progress_bar.setValue(int(progress.fraction * 1000))
-        self.progress_bar.setFormat(f"%p%  {progress.message}{_time_left(progress)}")
+    def _progress_suffix(self, progress: Progress) -> str:
+        return _time_left(progress)
 
     @Slot(object)
     def _on_finished(self, ranking: Ranking) -> None:

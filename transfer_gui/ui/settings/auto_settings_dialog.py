@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transfer_gui.core.auto import COMPLETE, SEARCHED, AutoSettings, TrialRecord, describe
-from transfer_gui.core.jobs import Progress
 from transfer_gui.core.jobs.auto_settings import find_settings_job
 from transfer_gui.core.jobs.events import TrialEnded, TrialEpoch, TrialStarted
 from transfer_gui.core.training.config import FEATURE_EXTRACTION, MODE_NAMES, TrainConfig
 from transfer_gui.core.training.options import OPTION_BY_NAME
 from transfer_gui.ui.error_dialog import plain_message
+from transfer_gui.ui.job_progress import JobProgress
 from transfer_gui.ui.model.which_backbone import plain_duration
 from transfer_gui.ui.plots import epoch_plot
 from transfer_gui.ui.state import AppState
@@ -47,7 +47,7 @@ def option_label(name: str) -> str:
     return translated(OPTION_BY_NAME[name].label).replace("&", "").rstrip(":")
 
 
-class AutoSettingsDialog(QDialog, JobHost):
+class AutoSettingsDialog(QDialog, JobHost, JobProgress):
     """Searches settings for the state's dataset, backbone and mode, and applies the choice."""
 
     def __init__(self, state: AppState, parent: Optional[QWidget] = None) -> None:
@@ -205,40 +205,15 @@ class AutoSettingsDialog(QDialog, JobHost):
         self.runner.start(find_settings_job, self.state.dataset, config, budget_s,
                           list(self.fixed), max_trials)
 
-    def is_running(self) -> bool:
-        return self.runner.is_running()
-
-    def stop(self) -> None:
-        if self.runner.is_running():
-            self.stop_button.setEnabled(False)
-            self.progress_bar.setFormat(self.tr("Stopping…"))
-            self.runner.cancel()
-
-    def shutdown(self) -> None:
-        self.runner.shutdown()
-
     def reject(self) -> None:  # Close, Escape: stop a search (finished trials are shown)
         self.runner.cancel()
         super().reject()
 
     def _set_running(self, running: bool) -> None:
-        self.progress_bar.setVisible(running)
-        self.stop_button.setVisible(running)
-        self.stop_button.setEnabled(running)
+        self.show_running(running)
         self.start_button.setEnabled(not running)
         self.budget.setEnabled(not running)
-        if running:
-            self.progress_bar.setValue(0)
-            self.progress_bar.setFormat(self.tr("Starting…"))
         self.use_button.setEnabled(not running and bool(self.found and self.found.chosen))
-
-    @Slot(object)
-    def _on_progress(self, progress: Progress) -> None:
-        if not self.stop_button.isEnabled():  # stopping: keep saying so
-            return
-        if progress.fraction is not None:
-            self.progress_bar.setValue(int(progress.fraction * 1000))
-        self.progress_bar.setFormat(f"%p%  {progress.message}")
 
     # ------------------------------------------------------------------ the table
     def _row_of(self, number: int) -> int:
