@@ -37,9 +37,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     from .core.training.config import FEATURE_EXTRACTION, MODES, TrainConfig
     from .core.training.options import OPTIONS
 
-    p.add_argument("--data", required=True, help="dataset folder: one subfolder per class, "
-                   "optionally inside train/ val/ test/")
-    p.add_argument("--out", required=True,
+    p.add_argument("--data", help="dataset folder: one subfolder per class, optionally inside "
+                   "train/ val/ test/ (with --job: this machine's copy of the job's dataset)")
+    p.add_argument("--out",
                    help="run folder to create; a folder that already holds a run is refused "
                         "unless --overwrite")
     p.add_argument("--overwrite", action="store_true",
@@ -52,6 +52,14 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     for option in OPTIONS:  # declared once, in core/training/options.py
         add_option_flag(g, option)
     g.add_argument("--offline", action="store_true", help="never download weights")
+    j = p.add_argument_group("training on another machine")
+    j.add_argument("--write-job", metavar="JOB_DIR",
+                   help="instead of training, write a job folder: these settings, a manifest of "
+                        "the dataset's files (SHA-256, class, split) and the command to run "
+                        "elsewhere")
+    j.add_argument("--job", metavar="JOB_DIR",
+                   help="train a job folder's settings on its dataset (given with --data where "
+                        "its path differs here), after checking the images against its manifest")
     add_auto_flags(p)
 
 

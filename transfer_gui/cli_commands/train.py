@@ -30,17 +30,34 @@ def add_option_flag(parser, option, **overrides: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Trains a run and prints its summary (Ctrl-C stops it, keeping the best model: exit 130)."""
+    """Trains a run and prints its summary (Ctrl-C stops it, keeping the best model: exit 130);
+    with --write-job writes a job folder instead, with --job trains one."""
+    from ..core.errors import ConfigError
     from ..core.training.config import TrainConfig
     from ..core.training.engine import train_run
     from ..core.training.options import OPTIONS
 
-    config = TrainConfig.for_mode(args.data, args.mode, backbone=args.backbone,
-                                  **{o.name: getattr(args, o.name) for o in OPTIONS})
+    if args.job and args.write_job:
+        raise ConfigError("Give --job (train a job) or --write-job (write one), not both.")
+    if not args.job and not args.data:
+        raise ConfigError("Give the dataset folder with --data (or a job folder with --job).")
+    if not args.write_job and not args.out:
+        raise ConfigError("Give the run folder to create with --out.")
+    if args.write_job and getattr(args, "auto", False):
+        raise ConfigError("--auto searches settings by training here; a job trains elsewhere. "
+                          "Leave out --auto, or search here first and write the job with the "
+                          "settings it chose.")
     cancel = CancelToken()
     cancel_on_ctrl_c(cancel)
     bar = TextProgress()
     scan, notes = None, None
+    if args.job:
+        config, scan, notes = _job_to_train(args, bar, cancel)
+    else:
+        config = TrainConfig.for_mode(args.data, args.mode, backbone=args.backbone,
+                                      **{o.name: getattr(args, o.name) for o in OPTIONS})
+    if args.write_job:
+        return _write_job(args, config, bar, cancel)
     if getattr(args, "auto", False):  # search the settings first (cli_commands/train_auto.py)
         from ..core.run import AUTO_SETTINGS
         from ..core.training.engine import scan_for
@@ -63,6 +80,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.has_model else EXIT_ERROR  # e.g. the loss diverged in epoch 1
+
+
+def _job_to_train(args: argparse.Namespace, bar, cancel):
+    """The job's settings and the dataset here, checked against its manifest."""
+    from ..core.errors import ConfigError
+    from ..core.job import check_dataset, job_config, read_job
+    from ..core.training.engine import scan_for
+    from .train_auto import given_options
+
+    given = given_options(args)
+    if given or getattr(args, "auto", False):
+        raise ConfigError("A job's settings are fixed where it was made: leave out "
+                          + ", ".join(given or ["--auto"]) + " (or write a new job).")
+    job = read_job(args.job)
+    config = job_config(job, args.data)
+    print(f"Job {job.folder}: {config.mode}, {config.backbone}, {len(job.files)} images in "
+          f"{config.data_dir}; checking them against the job's manifest.")
+    scan = scan_for(config, bar, cancel)
+    check_dataset(job, scan, bar, cancel)
+    bar.close()
+    return config, scan, {"job": {"folder": str(job.folder), "images": len(job.files)}}
+
+
+def _write_job(args: argparse.Namespace, config, bar, cancel) -> int:
+    from ..core.job import write_job
+    from ..core.training.engine import scan_for
+
+    job = write_job(args.write_job, config, scan_for(config, bar, cancel), bar, cancel)
+    bar.close()
+    print(f"Wrote the job {job.folder} ({len(job.files)} images). On the machine that trains, "
+          f"with a copy of the dataset:")
+    for line in job.commands(args.out or "RUN_DIR"):
+        print(f"  {line} --data DATASET_FOLDER")
+    print("(--data can be left out where the dataset has the same path there.)")
+    return EXIT_OK
 
 
 def _print_summary(result) -> None:
