@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..core.training.engine import train_run
     from ..core.training.options import OPTIONS
 
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # started by torchrun with N > 1
+        raise ConfigError("Training across several processes (torchrun --nproc_per_node N) is "
+                          "not supported yet: every process would train the same run. Start "
+                          "one process: transfer-gui train ...")
     if args.job and args.write_job:
         raise ConfigError("Give --job (train a job) or --write-job (write one), not both.")
     if not args.job and not args.data:

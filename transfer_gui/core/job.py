@@ -4,6 +4,8 @@ files (relative paths, sizes, SHA-256, class and split) and the exact commands t
     transfer-gui train --data DATA [options] --write-job JOB_DIR     (here, or the Train page)
     transfer-gui train --job JOB_DIR --out RUN_DIR [--data DATA]     (there)
 
+(Several processes through torchrun, the issue's distributed path, are not there yet.)
+
 The machine that runs it scans its copy of the dataset with the job's split settings and refuses
 to train when that copy differs from the manifest (a file missing, added, changed, or in
 another class or split), naming the first difference: the run there trains on exactly the
@@ -53,12 +55,11 @@ class Job:
     files: tuple[ManifestEntry, ...]
 
     def commands(self, run_dir: str = "RUN_DIR", data_dir: Optional[str] = None) -> list[str]:
-        """The command lines that run this job: one process, then torchrun's form."""
+        """The command lines that run this job (one process: training across several
+        processes with torchrun is not there yet, and `train` refuses it)."""
         job = shlex.quote(str(self.folder))
         data = f" --data {shlex.quote(data_dir)}" if data_dir else ""
-        args = f"train --job {job} --out {shlex.quote(run_dir)}{data}"
-        return [f"transfer-gui {args}",
-                f"torchrun --nproc_per_node N -m transfer_gui {args}"]
+        return [f"transfer-gui train --job {job} --out {shlex.quote(run_dir)}{data}"]
 
 
 def file_sha256(path: str | os.PathLike) -> str:
