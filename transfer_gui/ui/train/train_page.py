@@ -24,6 +24,7 @@ from transfer_gui.core.jobs.events import BatchLoss, EpochEnded, FitStarted, Tra
 from transfer_gui.core.jobs.train import train_job
 from transfer_gui.ui.names import mode_name
 from transfer_gui.ui.workers import JobHost
+from .job_button import JobButton
 from transfer_gui.ui.wizard_page import WizardPage, heading
 
 def images_per_second(rate: float) -> str:
@@ -63,6 +64,8 @@ class TrainPage(WizardPage, JobHost):
         self.stop_button.clicked.connect(self.stop)
         top.addWidget(self.start_button)
         top.addWidget(self.stop_button)
+        self.job_button = JobButton(state, self)
+        top.addWidget(self.job_button)
         layout.addLayout(top)
 
         self.progress = QProgressBar()
@@ -334,6 +337,7 @@ class TrainPage(WizardPage, JobHost):
         """Window closing: stop without scoring, and wait for the thread to end."""
         self._closing = True
         self.runner.shutdown()
+        self.job_button.shutdown()
 
     @property
     def closing(self) -> bool:
