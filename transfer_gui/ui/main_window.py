@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         which.runMade.connect(self.projects.add_run)
         self.cam_panel = None  # made on first use
         self.compare_view = None  # made on first use
+        self.follow_windows: list = []  # File > Follow a run folder…
         self.export_dialog = None
         self.predict_page.openInCam.connect(self.open_in_cam)
         self.results_page.openInCam.connect(lambda path, true, pred: self.open_in_cam(path))
@@ -134,6 +135,11 @@ class MainWindow(QMainWindow):
         compare_action.setToolTip(self.tr("All runs side by side, and one-click Compare modes"))
         compare_action.triggered.connect(self.open_compare)
         file_menu.addAction(compare_action)
+        follow_action = QAction(self.tr("&Follow a run folder…"), self)
+        follow_action.setToolTip(self.tr("Watch a run another computer or process is writing "
+                                         "(e.g. a job on a server, on a shared drive)"))
+        follow_action.triggered.connect(self.choose_followed_run)
+        file_menu.addAction(follow_action)
         self.export_action = QAction(self.tr("&Export model…"), self)
         self.export_action.triggered.connect(self.open_export)
         self.export_action.setEnabled(False)
@@ -220,6 +226,40 @@ class MainWindow(QMainWindow):
         self.cam_panel.raise_()
         self.cam_panel.explain(path, target)
 
+    def choose_followed_run(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, self.tr(
+            "The run folder being written (or the folder that holds it)"))
+        if folder:
+            self.follow_run(folder)
+
+    def follow_run(self, folder: str | Path):
+        """Follow the run being written at (or in) `folder` in a window of its own; it joins the
+        project when it ends. None, with a message, when nothing is being written there."""
+        from transfer_gui.core.errors import UserError
+        from transfer_gui.core.follow import resolve_followed
+        from transfer_gui.ui.train.follow_window import FollowWindow
+
+        try:
+            destination = resolve_followed(folder)
+        except UserError as exc:
+            QMessageBox.information(self, self.tr("Follow a run folder"), str(exc))
+            return None
+        window = FollowWindow(destination, self.state.run_result, self)
+        window.runEnded.connect(self._followed_run_ended)
+        self.follow_windows.append(window)
+        window.show()
+        return window
+
+    def _followed_run_ended(self, result) -> None:
+        """A followed run joins the project; with no dataset open yet, its dataset opens (when
+        this computer has it at the same path), so that Results can show the run."""
+        self.projects.add_run(result)
+        data_dir = Path(result.config.data_dir)
+        if self.state.data_dir is None and data_dir.is_dir():
+            self.data_page.open_folder(str(data_dir))
+
     def open_export(self) -> None:
         """The Export model dialog for the selected run."""
         result = self.state.result
@@ -297,6 +337,8 @@ class MainWindow(QMainWindow):
             if window is not None:
                 window.shutdown()
                 window.close()
+        for window in self.follow_windows:
+            window.close()
         if self.export_dialog is not None:
             self.export_dialog.reject()  # stops an export still running
         self.settings.sync()
