@@ -150,6 +150,9 @@ def test_a_search_for_another_backbone_is_not_applied(page, qtbot, tmp_path):
     dialog.use()
     assert "changed since this search" in dialog.summary.text()
     assert "head_l2" not in page.state.settings and page.state.config_notes() == {}
+    assert page.open_auto_settings() is dialog  # opened again: the old search is not shown
+    assert dialog.found is None and dialog.table.rowCount() == 0
+    assert not dialog.use_button.isEnabled()
 
 
 def test_closing_the_window_stops_the_search(page, qtbot, tmp_path):

@@ -127,6 +127,10 @@ class AutoSettingsDialog(QDialog, JobHost, JobProgress):
         """Say what will be searched for the state's current backbone and mode (call before
         showing: they may have changed since the last search)."""
         mode = self.state.mode
+        if self.found is not None and self._searched_for != self._choices():
+            self._clear()  # a search for another dataset, backbone or mode: not shown
+            self.summary.setText("")
+            self._set_running(False)
         earlier = self.state.auto_settings() or {}
         chosen_before = set(earlier.get("chosen", {}))
         # Settings the user changed stay; the last search's own choices are searched again.
@@ -192,11 +196,7 @@ class AutoSettingsDialog(QDialog, JobHost, JobProgress):
         if config is None or self.runner.is_running():
             return
         self.prepare()
-        self.found = None
-        self.table.setRowCount(0)
-        self._rows.clear()
-        self.plot.clear()
-        self._curves.clear()
+        self._clear()
         self.summary.setText(self.tr("Searching…"))
         self.summary.setToolTip("")
         self._set_running(True)
@@ -204,6 +204,13 @@ class AutoSettingsDialog(QDialog, JobHost, JobProgress):
         budget_s = self.budget.value() * 60.0
         self.runner.start(find_settings_job, self.state.dataset, config, budget_s,
                           list(self.fixed), max_trials)
+
+    def _clear(self) -> None:
+        self.found = None
+        self.table.setRowCount(0)
+        self._rows.clear()
+        self.plot.clear()
+        self._curves.clear()
 
     def reject(self) -> None:  # Close, Escape: stop a search (finished trials are shown)
         self.runner.cancel()
