@@ -80,7 +80,8 @@ class SettingsPage(WizardPage):
         self.advanced.setVisible(False)
 
         buttons = QHBoxLayout()
-        self.auto_button = QPushButton(self.tr("Find good &settings for me…"))
+        # No mnemonic: every letter of it is taken on this page (Tab reaches it).
+        self.auto_button = QPushButton(self.tr("Find good settings for me…"))
         self.auto_button.clicked.connect(self.open_auto_settings)
         self.auto_dialog: Optional[AutoSettingsDialog] = None
         buttons.addWidget(self.auto_button)
