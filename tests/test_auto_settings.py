@@ -4,6 +4,8 @@ probe's L2 by cross-validation for feature extraction; the search table in confi
 
 from __future__ import annotations
 
+import os
+import platform
 import tempfile
 import time
 
@@ -171,3 +173,40 @@ def test_train_auto_prints_the_trials_and_keeps_the_search_in_config_json(
     assert config.augmentation == "none" and config.epochs == 2
     assert {k: getattr(config, k) for k in record["chosen"]} == record["chosen"]
     assert run.evaluation() is not None and trial_folders(trial_temp) == []
+
+
+def test_two_workers_share_one_study_without_failing_each_others_trials(
+        tiny_backbone, color_dataset, tmp_path, trial_temp):
+    """Parallel trials through shared storage (issue 17): two searches on one SQLite study at
+    once (threads here; processes or machines alike) each run their own trials; neither takes
+    the other's running trial for one a killed search left behind."""
+    import threading
+
+    from transfer_gui.core.auto.study import WORKER
+
+    config = TrainConfig.for_mode(str(color_dataset), "fine_tuning", backbone="tiny_test",
+                                  **QUICK)
+    scan, storage = scan_of(config), tmp_path / "shared.db"
+    found: dict[int, object] = {}
+
+    def worker(k: int) -> None:
+        found[k] = find_settings(scan, config, 120, storage=storage, feature_cache=FeatureCache(),
+                                 fixed=list(QUICK), max_trials=2)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert sorted(found) == [0, 1]
+    stored = optuna.load_study(study_name=found[0].study, storage=f"sqlite:///{storage}")
+    assert len(stored.trials) == 4
+    assert [t.state.name for t in stored.trials].count("FAIL") == 0
+    assert all(t.user_attrs[WORKER]["pid"] == os.getpid() for t in stored.trials)
+    # a trial whose process is gone (a killed worker) is failed when the next search opens
+    dead = stored.ask()
+    dead.set_user_attr(WORKER, {"host": platform.node(), "pid": 2 ** 22 + 12345})
+    again = find_settings(scan, config, 120, storage=storage, feature_cache=FeatureCache(),
+                          fixed=list(QUICK), max_trials=1)
+    states = {t.number: t.state for t in again.trials}
+    assert states[dead.number] == "interrupted" and len(again.trials) == 6

@@ -44,7 +44,8 @@ def software_versions() -> dict[str, str]:
             "pillow": PIL.__version__, "python": platform.python_version()}
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this computer (another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -92,7 +93,7 @@ class RunLock:
     def _remove_if_stale(self) -> bool:
         owner = self._owner()
         pid = owner.get("pid")
-        if owner.get("host") == platform.node() and isinstance(pid, int) and not _process_alive(pid):
+        if owner.get("host") == platform.node() and isinstance(pid, int) and not process_alive(pid):
             try:
                 self.path.unlink()
             except FileNotFoundError:

@@ -28,7 +28,7 @@ from ..training.config import FEATURE_EXTRACTION, TrainConfig
 from ..training.engine import scan_matches
 from .budget import TrialTimes
 from .space import EPOCH_BOUNDS, SEARCHED, Space
-from .study import chosen, open_study, records, study_name, tell
+from .study import chosen, claim, open_study, records, study_name, tell
 from .trial import FAILED, DeadlineToken, TrialRecord, run_trial
 
 BUDGET_SPENT = "the time budget was spent"
@@ -155,6 +155,7 @@ def find_settings(scan: DatasetScan, config: TrainConfig, budget_seconds: float,
             out.stop_reason = BUDGET_SPENT
             break
         trial = study.ask()
+        claim(trial)
         settings = space.suggest(trial)
         # Every trial starts from the same probe: its strength, once chosen by the first
         # trial's cross-validation, is reused (the same value, seconds sooner).

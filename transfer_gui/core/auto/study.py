@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
+import time
 from pathlib import Path
 from typing import Any, Collection, Optional
 
@@ -23,6 +25,7 @@ from .trial import COMPLETE, OUT_OF_TIME, PRUNED, TrialRecord
 STARTUP_TRIALS = 4
 INTERRUPTED = "interrupted"  # a trial whose process ended while it ran (a resumed study's)
 RECORD = "record"  # the user attribute holding a trial's TrialRecord
+WORKER = "worker"  # the user attribute naming the process that runs a trial: {"host", "pid"}
 
 
 def study_name(config: TrainConfig, fixed: dict[str, Any]) -> str:
@@ -54,10 +57,7 @@ def open_study(config: TrainConfig, fixed: dict[str, Any],
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.create_study(
-            study_name=study_name(config, fixed), storage=storage_url(storage),
-            direction="maximize", load_if_exists=True,
-            pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
+        study = _create_study(config, fixed, storage, pruner)
     except (OSError, ValueError, RuntimeError, ImportError) as exc:
         raise UserError(f"The search's storage {storage} cannot be opened ({exc}). Give an "
                         f"SQLite file in a folder you can write.", path=str(storage)) from None
@@ -67,11 +67,52 @@ def open_study(config: TrainConfig, fixed: dict[str, Any],
                             f"({type(exc).__name__}).", path=str(storage)) from None
         raise
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-    # Seeded by the trials done: a resumed search does not repeat its first suggestions.
-    study.sampler = optuna.samplers.TPESampler(seed=config.seed + len(study.trials),
+        if not _worker_alive(trial.user_attrs.get(WORKER)):  # a killed search left it running
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    # Seeded by the trials done, so a resumed search does not repeat its first suggestions; with
+    # shared storage also by the process, so workers searching together suggest different ones.
+    seed = config.seed + len(study.trials) + (os.getpid() if storage is not None else 0)
+    study.sampler = optuna.samplers.TPESampler(seed=seed % 2**32,
                                                n_startup_trials=STARTUP_TRIALS)
     return study
+
+
+def _create_study(config: TrainConfig, fixed: dict[str, Any],
+                  storage: Optional[str | os.PathLike], pruner, attempts: int = 5):
+    """optuna.create_study, tried again a few times when the database is busy: workers that
+    start together race to create its tables and the study, and the loser sees an error."""
+    import optuna
+
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(
+                study_name=study_name(config, fixed), storage=storage_url(storage),
+                direction="maximize", load_if_exists=True,
+                pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=1,
+                                                             n_warmup_steps=0))
+        except Exception as exc:
+            busy = type(exc).__name__ in ("OperationalError", "IntegrityError",
+                                          "DuplicatedStudyError")
+            if not busy or attempt == attempts - 1 or storage is None:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def claim(trial) -> None:
+    """Name this process as the one running `trial` (other workers leave it alone)."""
+    trial.set_user_attr(WORKER, {"host": platform.node(), "pid": os.getpid()})
+
+
+def _worker_alive(worker: Any) -> bool:
+    """Whether the process a running trial names still runs: on this computer it is asked; a
+    trial of another computer is assumed alive (several machines can share one database)."""
+    from ..run_writer import process_alive
+
+    if not isinstance(worker, dict) or not isinstance(worker.get("pid"), int):
+        return False  # written before workers were named: a search that has ended
+    if worker.get("host") != platform.node():
+        return True
+    return process_alive(worker["pid"])
 
 
 def tell(study, trial, record: TrialRecord) -> None:
