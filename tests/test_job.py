@@ -14,7 +14,8 @@ import pytest
 from synthetic import make_color_dataset
 from transfer_gui.cli import main
 from transfer_gui.core.data import scan_dataset
-from transfer_gui.core.job import JOB_FILE, file_sha256, read_job
+from transfer_gui.core.checksum import file_digest
+from transfer_gui.core.job import JOB_FILE, read_job
 from transfer_gui.core.run import Run
 
 
@@ -40,7 +41,7 @@ def test_a_job_holds_the_settings_the_manifest_and_the_commands(job, tmp_path):
     assert len(written.files) == len(scan.samples) == 24
     first = written.files[0]
     assert not first.path.startswith("/") and (data / first.path).is_file()
-    assert first.sha256 == file_sha256(data / first.path)
+    assert first.sha256 == file_digest(data / first.path)
     assert {(e.path, e.class_name, e.split) for e in written.files} == {
         (Path(s.path).relative_to(data).as_posix(),
          scan.class_names[s.label], s.split) for s in scan.samples}

@@ -116,8 +116,7 @@ def _write_job(args: argparse.Namespace, config, bar, cancel) -> int:
     bar.close()
     print(f"Wrote the job {job.folder} ({len(job.files)} images). On the machine that trains, "
           f"with a copy of the dataset:")
-    for line in job.commands(args.out or "RUN_DIR"):
-        print(f"  {line} --data DATASET_FOLDER")
+    print(f"  {job.command(args.out or 'RUN_DIR', 'DATASET_FOLDER')}")
     print("(--data can be left out where the dataset has the same path there.)")
     return EXIT_OK
 

@@ -15,7 +15,7 @@ without job.json is not a job.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import shlex
 from dataclasses import dataclass, replace
@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Optional
 
 from .atomic import atomic_write_json, atomic_write_text, check_writable_folder
+from .checksum import file_digest
 from .data import DatasetScan
 from .errors import DatasetError, UserError
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
@@ -32,7 +33,6 @@ from .training.config import TrainConfig
 JOB_FILE = "job.json"
 README = "README.txt"
 SCHEMA_VERSION = 1
-CHUNK = 1 << 20
 
 
 class JobError(UserError):
@@ -54,20 +54,12 @@ class Job:
     config: TrainConfig  # data_dir: the dataset folder where the job was made
     files: tuple[ManifestEntry, ...]
 
-    def commands(self, run_dir: str = "RUN_DIR", data_dir: Optional[str] = None) -> list[str]:
-        """The command lines that run this job (one process: training across several
+    def command(self, run_dir: str = "RUN_DIR", data_dir: Optional[str] = None) -> str:
+        """The command line that runs this job (one process: training across several
         processes with torchrun is not there yet, and `train` refuses it)."""
         job = shlex.quote(str(self.folder))
         data = f" --data {shlex.quote(data_dir)}" if data_dir else ""
-        return [f"transfer-gui train --job {job} --out {shlex.quote(run_dir)}{data}"]
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return f"transfer-gui train --job {job} --out {shlex.quote(run_dir)}{data}"
 
 
 def _relative(scan: DatasetScan, path: str) -> str:
@@ -84,7 +76,7 @@ def manifest(scan: DatasetScan, progress: ProgressCallback = no_progress,
             cancel.raise_if_cancelled()
         entries.append(ManifestEntry(_relative(scan, sample.path),
                                      scan.class_names[sample.label], sample.split,
-                                     os.path.getsize(sample.path), file_sha256(sample.path)))
+                                     os.path.getsize(sample.path), file_digest(sample.path)))
         if i % 50 == 49 or i + 1 == total:
             progress(Progress((i + 1) / total, f"Listing the images {i + 1}/{total}",
                               done=i + 1, total=total, stage="manifest"))
@@ -109,7 +101,7 @@ def write_job(folder: str | os.PathLike, config: TrainConfig, scan: DatasetScan,
     folder.mkdir(parents=True, exist_ok=True)
     check_writable_folder(folder, "the job folder")
     job = Job(folder, config, tuple(entries))
-    lines = job.commands()
+    command = job.command(data_dir="DATASET_FOLDER")
     atomic_write_text(folder / README, "\n".join([
         "A transfer_gui training job.",
         "",
@@ -120,7 +112,7 @@ def write_job(folder: str | os.PathLike, config: TrainConfig, scan: DatasetScan,
         "Copy the dataset folder to the machine that trains (the same files: they are checked "
         "against the manifest in " + JOB_FILE + "), install transfer_gui there, then run:",
         "",
-        *(f"    {line} --data DATASET_FOLDER" for line in lines),
+        f"    {command}",
         "",
         "(--data can be left out where the dataset has the same path as here.) Then follow or "
         "open RUN_DIR in the app.", ""]))
@@ -129,7 +121,7 @@ def write_job(folder: str | os.PathLike, config: TrainConfig, scan: DatasetScan,
         "config": config.to_dict(),
         "class_names": list(scan.class_names),
         "files": [vars(e) for e in entries],
-        "commands": lines,
+        "command": command,
         "software": software_versions(),
     })
     return job
@@ -147,8 +139,6 @@ def read_job(folder: str | os.PathLike) -> Job:
         raise JobError(f"{folder} is not a job folder: it has no {JOB_FILE}. Make one with "
                        f"`transfer-gui train ... --write-job FOLDER` or the Train page's "
                        f"\"Run on another machine\".", path=str(folder))
-    import json
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         version = data["schema_version"]
@@ -201,7 +191,7 @@ def check_dataset(job: Job, scan: DatasetScan, progress: ProgressCallback = no_p
         if sample.split != entry.split:
             raise differs(entry.path, f"falls in the {sample.split} split, the job's in the "
                                       f"{entry.split} split")
-        if os.path.getsize(sample.path) != entry.size or file_sha256(sample.path) != entry.sha256:
+        if os.path.getsize(sample.path) != entry.size or file_digest(sample.path) != entry.sha256:
             raise differs(entry.path, "has other contents (its SHA-256 differs)")
         if i % 50 == 49 or i + 1 == len(job.files):
             progress(Progress((i + 1) / len(job.files),

@@ -19,11 +19,11 @@ look alike (generated shapes) copies; it was rejected.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..checksum import file_digest
 from .crop_match import THUMB_SIDE, copy_score, grids, match_pairs, whole
 
 __all__ = ["THUMB_SIDE", "copy_score", "copy_pairs", "connected_groups", "exact_groups",
@@ -38,12 +38,6 @@ CROP_FRAMED = 0.5  # ... or its whole thumbnails correlate this much (see copy_p
 COPY_THRESHOLD = 0.92  # crop-tolerant thumbnail match of a copy (see the docstring)
 SEARCH_DIMS = 128  # neighbour search on the features' main directions
 _BLOCK_ROWS = 2048
-
-
-def file_digest(path: str) -> str:
-    """SHA-256 of the file's bytes."""
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def exact_groups(digests: Sequence[str | None]) -> list[list[int]]:

@@ -66,7 +66,7 @@ class JobButton(QPushButton, JobHost):
         self._update()
 
     def _on_written(self, job) -> None:
-        command = job.commands()[0] + " --data DATASET_FOLDER"
+        command = job.command(data_dir="DATASET_FOLDER")
         self._tell(QMessageBox.Icon.Information, self.tr(
             "<p>The job is in <b>{folder}</b> ({n} images).</p><p>Copy the dataset folder and "
             "the job folder to the computer that trains, install transfer_gui there, and "
