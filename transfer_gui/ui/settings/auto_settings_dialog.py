@@ -157,8 +157,8 @@ class AutoSettingsDialog(QDialog, JobHost, JobProgress):
                                                    for n in self.names) or self.tr("nothing")))
         config = self._config()
         self.kept.setText(self.tr("Kept as you set them (Restore defaults on the Settings page "
-                                  "to search them too): {0}.").format(", ".join(
-            f"{option_label(n).lower()} {describe(n, getattr(config, n))}" for n in self.fixed))
+                                  "to search them too): {0}.").format(describe_values(
+            {n: getattr(config, n) for n in self.fixed}))
             if self.fixed and config is not None else "")
         self.kept.setVisible(bool(self.kept.text()))
         headers = [(self.tr("Trial"), ""),
@@ -330,8 +330,7 @@ class AutoSettingsDialog(QDialog, JobHost, JobProgress):
             why = html.escape(found.stop_reason or self.tr("no trial finished"))
             return self.tr("Search ended after {0} ({1}): nothing better than the recommended "
                            "settings was found, so they stay.").format(took, why)
-        values = ", ".join(f"{option_label(n).lower()} {describe(n, v)}"
-                           for n, v in found.chosen.items())
+        values = describe_values(found.chosen)
         if found.mode == FEATURE_EXTRACTION:
             return self.tr("<b>Chosen by cross-validation in {0}:</b> {1}.").format(
                 took, html.escape(values))
@@ -359,8 +358,12 @@ class AutoSettingsDialog(QDialog, JobHost, JobProgress):
         self.accept()
 
 
+def describe_values(values: dict[str, Any]) -> str:
+    """"learning rate 3.4e-04, augmentation strong": options (TrainConfig fields) and values."""
+    return ", ".join(f"{option_label(n).lower()} {describe(n, v)}" for n, v in values.items()
+                     if n in OPTION_BY_NAME)
+
+
 def describe_record(record: dict[str, Any]) -> str:
     """One line about a search record (config.json's "auto_settings"): what it chose."""
-    chosen = record.get("chosen", {})
-    return ", ".join(f"{option_label(n).lower()} {describe(n, v)}" for n, v in chosen.items()
-                     if n in OPTION_BY_NAME)
+    return describe_values(record.get("chosen", {}))
