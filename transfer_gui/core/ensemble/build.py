@@ -34,7 +34,7 @@ from ..models.registry import build_network
 from ..rank import _CountComputed, backbones_to_rank
 from ..run_writer import RunWriter
 from ..training.config import FEATURE_EXTRACTION, TrainConfig
-from ..training.engine import scan_for, scan_matches
+from ..training.engine import scan_for
 from ..training.plans import drop_failures, splits_of
 from .ensemble_file import ENSEMBLE_MODE, MAX_MEMBERS
 from .report import CandidateScore, EnsembleReport
@@ -83,8 +83,7 @@ def build_ensemble(data_dir: str, out: str | os.PathLike,
         raise ConfigError(f"An ensemble needs at least 2 backbones with weights on this "
                           f"computer; {len(specs)} here ({', '.join(s.name for s in specs)}). "
                           f"Name others with --backbones (they are downloaded).")
-    scan = dataset if dataset is not None and scan_matches(dataset, config) else scan_for(
-        config, StageProgress(progress, 0, .02, "scan"), cancel)
+    scan = scan_for(config, StageProgress(progress, 0, .02, "scan"), cancel, reuse=dataset)
     files = [s.path for s in scan.samples]
     labels = np.array([s.label for s in scan.samples], int)
     check_folds(labels[[i for i, s in enumerate(scan.samples) if s.split == "train"]],

@@ -13,7 +13,7 @@ from transfer_gui.core.auto import AutoSettings, find_settings
 from transfer_gui.core.data import DatasetScan
 from transfer_gui.core.features import default_feature_cache
 from transfer_gui.core.training.config import TrainConfig
-from transfer_gui.core.training.engine import scan_for, scan_matches
+from transfer_gui.core.training.engine import scan_for
 
 from .events import TrialEnded, TrialEpoch, TrialStarted
 
@@ -29,8 +29,7 @@ def find_settings_job(state, scan: Optional[DatasetScan], config: TrainConfig,
         fixed: Options the user set: kept, not searched.
         max_trials: At most this many trials (None: as many as the budget allows).
     """
-    if scan is None or not scan_matches(scan, config):
-        scan = scan_for(config, state.progress, state.cancel)
+    scan = scan_for(config, state.progress, state.cancel, reuse=scan)
     return find_settings(scan, config, budget_seconds, fixed=fixed,
                          on_trial=lambda record: state.emit(TrialEnded(record)),
                          on_start=lambda number, settings: state.emit(

@@ -10,11 +10,10 @@ from typing import Optional
 from transfer_gui.core.data import DatasetScan
 from transfer_gui.core.job import Job, write_job
 from transfer_gui.core.training.config import TrainConfig
-from transfer_gui.core.training.engine import scan_for, scan_matches
+from transfer_gui.core.training.engine import scan_for
 
 
 def job_folder_job(state, folder: Path, config: TrainConfig,
                    scan: Optional[DatasetScan] = None) -> Job:
-    if scan is None or not scan_matches(scan, config):
-        scan = scan_for(config, state.progress, state.cancel)
+    scan = scan_for(config, state.progress, state.cancel, reuse=scan)
     return write_job(folder, config, scan, state.progress, state.cancel)

@@ -182,9 +182,13 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
 
 
 def scan_for(config: TrainConfig, progress: ProgressCallback = no_progress,
-             cancel: Optional[CancelToken] = None) -> DatasetScan:
+             cancel: Optional[CancelToken] = None,
+             reuse: Optional[DatasetScan] = None) -> DatasetScan:
     """Scan `config`'s dataset folder with its split settings (what `scan_matches` holds a
-    scan made elsewhere to)."""
+    scan made elsewhere to); `reuse` (e.g. the Data page's scan) is returned instead when it
+    is that scan already."""
+    if reuse is not None and scan_matches(reuse, config):
+        return reuse
     return scan_dataset(config.data_dir, val_fraction=config.val_fraction,
                         test_fraction=config.test_fraction, seed=config.split_seed,
                         leave_out_empty_classes=config.leave_out_empty_classes,
