@@ -93,13 +93,16 @@ def test_a_copy_that_differs_is_refused_naming_the_file(job, tmp_path, capsys, c
     assert not run_dir.exists()
 
 
-def test_several_processes_are_refused_until_they_are_supported(job, tmp_path, capsys,
-                                                                 monkeypatch):
-    data, folder, _ = job
-    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun --nproc_per_node 2 sets it
+def test_the_job_gives_the_torchrun_command_too(job, tmp_path, capsys, monkeypatch):
+    data, folder, printed = job
+    several = f"torchrun --nproc_per_node GPUS -m transfer_gui train --job {folder}"
+    assert several in printed and several in (folder / "README.txt").read_text()
+    # WORLD_SIZE without the rest of what torchrun sets: said plainly, nothing written
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("RANK", raising=False)
     assert main(["train", "--job", str(folder), "--data", str(data), "--out",
                  str(tmp_path / "r")]) == 2
-    assert "not supported yet" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert "not started by torchrun" in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 
 def test_a_damaged_or_missing_job_is_refused(tmp_path, capsys, tiny_backbone):

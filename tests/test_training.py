@@ -232,7 +232,7 @@ def test_one_class_dataset_is_refused(tiny_backbone, tmp_path):
 
 class FakeTrainer:
     def __init__(self):
-        self.model = torch.nn.Linear(2, 2)
+        self.model = self.network = torch.nn.Linear(2, 2)
         self.epoch, self.metrics = 0, {}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     with --write-job writes a job folder instead, with --job trains one."""
     from ..core.errors import ConfigError
     from ..core.training.config import TrainConfig
+    from ..core.training.distributed import Distributed
     from ..core.training.engine import train_run
     from ..core.training.options import OPTIONS
 
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # started by torchrun with N > 1
-        raise ConfigError("Training across several processes (torchrun --nproc_per_node N) is "
-                          "not supported yet: every process would train the same run. Start "
-                          "one process: transfer-gui train ...")
+    dist = Distributed.from_environment()  # torchrun --nproc_per_node N: N copies of this
+    if dist.active and (args.write_job or getattr(args, "auto", False)):
+        raise ConfigError("--write-job and --auto run in one process: start them without "
+                          "torchrun (then train the job, or the settings found, with torchrun).")
     if args.job and args.write_job:
         raise ConfigError("Give --job (train a job) or --write-job (write one), not both.")
     if not args.job and not args.data:
@@ -54,7 +56,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                           "settings it chose.")
     cancel = CancelToken()
     cancel_on_ctrl_c(cancel)
-    bar = TextProgress()
+    if not dist.is_main:  # rank 0 speaks for the run; the others print only their errors
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
+    bar = TextProgress(stream=None if dist.is_main else sys.stdout)
     scan, notes = None, None
     if args.job:
         config, scan, notes = _job_to_train(args, bar, cancel)
@@ -77,6 +81,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train_run(config, args.out, progress=bar, cancel=cancel, dataset=scan,
                        allow_download=not args.offline, overwrite=args.overwrite,
                        config_notes=notes)
+    if not dist.is_main:
+        return EXIT_INTERRUPTED if result.cancelled else EXIT_OK
     bar.close()
     _print_summary(result)
     if result.cancelled and Path(result.run_dir).resolve() != Path(args.out).resolve():
@@ -117,6 +123,8 @@ def _write_job(args: argparse.Namespace, config, bar, cancel) -> int:
     print(f"Wrote the job {job.folder} ({len(job.files)} images). On the machine that trains, "
           f"with a copy of the dataset:")
     print(f"  {job.command(args.out or 'RUN_DIR', 'DATASET_FOLDER')}")
+    print("or with one process per GPU:")
+    print(f"  {job.command(args.out or 'RUN_DIR', 'DATASET_FOLDER', processes='GPUS')}")
     print("(--data can be left out where the dataset has the same path there.)")
     return EXIT_OK
 

@@ -3,8 +3,8 @@ files (relative paths, sizes, SHA-256, class and split) and the exact commands t
 
     transfer-gui train --data DATA [options] --write-job JOB_DIR     (here, or the Train page)
     transfer-gui train --job JOB_DIR --out RUN_DIR [--data DATA]     (there)
-
-(Several processes through torchrun, the issue's distributed path, are not there yet.)
+    torchrun --nproc_per_node GPUS -m transfer_gui train --job JOB_DIR --out RUN_DIR
+                                                   (there, one process per GPU)
 
 The machine that runs it scans its copy of the dataset with the job's split settings and refuses
 to train when that copy differs from the manifest (a file missing, added, changed, or in
@@ -54,12 +54,17 @@ class Job:
     config: TrainConfig  # data_dir: the dataset folder where the job was made
     files: tuple[ManifestEntry, ...]
 
-    def command(self, run_dir: str = "RUN_DIR", data_dir: Optional[str] = None) -> str:
-        """The command line that runs this job (one process: training across several
-        processes with torchrun is not there yet, and `train` refuses it)."""
+    def command(self, run_dir: str = "RUN_DIR", data_dir: Optional[str] = None,
+                processes: Optional[str] = None) -> str:
+        """The command line that runs this job: in one process, or with `processes` (a
+        number, or a placeholder such as "GPUS") torchrun's, one process per GPU
+        (core/training/distributed.py)."""
         job = shlex.quote(str(self.folder))
         data = f" --data {shlex.quote(data_dir)}" if data_dir else ""
-        return f"transfer-gui train --job {job} --out {shlex.quote(run_dir)}{data}"
+        train = f"train --job {job} --out {shlex.quote(run_dir)}{data}"
+        if processes is None:
+            return f"transfer-gui {train}"
+        return f"torchrun --nproc_per_node {processes} -m transfer_gui {train}"
 
 
 def _relative(scan: DatasetScan, path: str) -> str:
@@ -102,6 +107,7 @@ def write_job(folder: str | os.PathLike, config: TrainConfig, scan: DatasetScan,
     check_writable_folder(folder, "the job folder")
     job = Job(folder, config, tuple(entries))
     command = job.command(data_dir="DATASET_FOLDER")
+    several = job.command(data_dir="DATASET_FOLDER", processes="GPUS")
     atomic_write_text(folder / README, "\n".join([
         "A transfer_gui training job.",
         "",
@@ -113,6 +119,11 @@ def write_job(folder: str | os.PathLike, config: TrainConfig, scan: DatasetScan,
         "against the manifest in " + JOB_FILE + "), install transfer_gui there, then run:",
         "",
         f"    {command}",
+        "",
+        "or, on a machine with several GPUs (one process each; the batch size stays the "
+        "whole batch, split across them):",
+        "",
+        f"    {several}",
         "",
         "(--data can be left out where the dataset has the same path as here.) Then follow or "
         "open RUN_DIR in the app.", ""]))

@@ -19,7 +19,7 @@ import platform
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .atomic import (WriteError, atomic_write_json, atomic_write_text, explain_write_error,
                      finite_json)
@@ -270,5 +270,42 @@ class RunWriter:
     def write_result(self, result: dict[str, Any]) -> None:
         atomic_write_json(self.file(RESULT), result)
 
+    def write_model(self, save: Callable[[Path], Any]) -> None:
+        """Write model.pt with `save(path)` (core/model_file's writer)."""
+        save(self.model_path)
 
-__all__ = ["RunWriter", "RunLock", "RunFolderError", "software_versions", "staged_run"]
+
+class OtherRankWriter(RunWriter):
+    """The run writer of a distributed run's processes other than rank 0: it writes nothing,
+    takes no lock and stages nothing (rank 0's RunWriter writes the run)."""
+
+    def __enter__(self) -> "OtherRankWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        return None
+
+    def finish(self, has_model: bool, interrupted: bool) -> Path:
+        return self.destination
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        pass
+
+    def write_dataset(self, summary: dict[str, Any]) -> None:
+        pass
+
+    def append_metrics(self, epoch_metrics: dict[str, Any]) -> None:
+        pass
+
+    def write_evaluation(self, evaluation: dict[str, Any]) -> None:
+        pass
+
+    def write_result(self, result: dict[str, Any]) -> None:
+        pass
+
+    def write_model(self, save: Callable[[Path], Any]) -> None:
+        pass
+
+
+__all__ = ["RunWriter", "OtherRankWriter", "RunLock", "RunFolderError", "software_versions",
+           "staged_run"]

@@ -109,14 +109,14 @@ class BestCheckpoint(Callback):
         if self.keep == "latest" or self.is_better(metrics, self.best_metrics):
             self.best_metrics = metrics
             self.best_state = {k: v.detach().to("cpu", copy=True)
-                               for k, v in trainer.model.state_dict().items()}
+                               for k, v in trainer.network.state_dict().items()}
             self._unsaved = True
             if time.perf_counter() - self._last_save >= self.min_interval:
                 self._save()
 
     def after_fit(self, trainer: Trainer) -> None:
         if self.best_state is not None:
-            trainer.model.load_state_dict(self.best_state)
+            trainer.network.load_state_dict(self.best_state)
             self._save()
 
 
@@ -261,4 +261,4 @@ class ReestimateBatchNorm(Callback):
     def after_train(self, trainer: Trainer) -> None:
         from .batchnorm import reestimate_statistics
 
-        reestimate_statistics(trainer.model, self.inputs(), self.device, self.cancel)
+        reestimate_statistics(trainer.network, self.inputs(), self.device, self.cancel)

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..data import DatasetScan, scan_dataset
 from ..data.corrections import DataCorrections
-from ..errors import Cancelled, DatasetError
+from ..errors import Cancelled, ConfigError, DatasetError
 from ..features import FeatureCache, default_feature_cache
 from ..inputs import InputPipeline
 from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
@@ -27,9 +27,10 @@ from ..models import TransferModel, get_backbone, make_model
 from ..ood import training_blocks
 from ..peak_memory import PeakMemory
 from ..run import Run
-from ..run_writer import RunWriter
+from ..run_writer import OtherRankWriter, RunWriter
 from . import callbacks as cb
 from .config import FEATURE_EXTRACTION, FINE_TUNING, FROM_SCRATCH, TrainConfig
+from .distributed import Distributed
 from .loop import Callback, Trainer
 from .plans import TrainingPlan, feature_plan, image_plan
 from .setup import class_weights, device_description, make_optimizer, pick_device, seed_everything
@@ -68,12 +69,14 @@ class _Run:
     """The state of one run while `train_run` executes it."""
 
     def __init__(self, config: TrainConfig, run_dir: RunWriter, progress: ProgressCallback,
-                 cancel: CancelToken, feature_cache: FeatureCache, allow_download: bool) -> None:
+                 cancel: CancelToken, feature_cache: FeatureCache, allow_download: bool,
+                 dist: Distributed) -> None:
         self.config, self.dir, self.progress, self.cancel = config, run_dir, progress, cancel
         self.feature_cache, self.allow_download = feature_cache, allow_download
         self.resources: list = []  # things with close() that live until the run ends
         self.spec = get_backbone(config.backbone)
-        self.device = pick_device(config.device)
+        self.dist = dist
+        self.device = dist.start(pick_device(config.device))
         self.pipeline = InputPipeline(self.spec.preprocessing)
         self.memory = PeakMemory(self.device)  # sampled while the run trains
         self.feature_mode = config.mode == FEATURE_EXTRACTION
@@ -104,8 +107,9 @@ class _Run:
         return nn.CrossEntropyLoss(weight=weights, label_smoothing=self.config.label_smoothing)
 
     def save(self, model: TransferModel, plan: TrainingPlan, blocks: Optional[dict] = None) -> None:
-        save_model(self.dir.model_path, model, self.spec, plan.dataset.class_names,
-                   self.config.mode, self.config.dropout, blocks=blocks)
+        self.dir.write_model(lambda path: save_model(
+            path, model, self.spec, plan.dataset.class_names, self.config.mode,
+            self.config.dropout, blocks=blocks))
 
     def add_unlike_training(self, model: TransferModel, plan: TrainingPlan) -> None:
         """Rewrite model.pt with the "unlike the training data" detector fitted on the final
@@ -156,29 +160,50 @@ def train_run(config: TrainConfig, run_dir: str | Path, *, callbacks: Sequence[C
     `evaluate=False` skips the evaluation (and the "unlike the training data" fit) altogether:
     a settings search's trials are scored on their validation curve. `config_notes`: more keys
     for config.json beside the settings (e.g. "auto_settings": the search that chose them).
+
+    Started by torchrun with several processes (distributed.py), the processes train the run
+    together and rank 0 alone writes it; the others return a result without files. A process
+    that stops makes the rest stop as after a cancel (`stop_reason` says so; the best model is
+    kept, not evaluated).
     """
     config = replace(config.validated(), data_dir=os.path.abspath(config.data_dir))
     started = time.perf_counter()
     cancel = cancel or CancelToken()
+    dist = Distributed.from_environment()
+    _check_distributed(config, dist)
     if feature_cache is None:
         feature_cache = (FeatureCache(config.feature_cache_dir) if config.feature_cache_dir
                          else default_feature_cache())
-    with RunWriter(run_dir, overwrite=overwrite) as out:
-        out.write_config({**config.to_dict(), **(config_notes or {})})
-        run = _Run(config, out, progress, cancel, feature_cache, allow_download)
-        result = TrainingResult(out.destination, config, None,
-                                device=device_description(run.device))
-        seed_everything(config.seed)
-        try:
-            with run.memory:
-                _train(run, result, callbacks, started, evaluate_after_cancel, evaluate,
-                       dataset if dataset is not None and scan_matches(dataset, config) else None,
-                       dataset.corrections if dataset is not None else {})
-        finally:
-            for resource in run.resources:
-                resource.close()
-        result.run_dir = out.finish(result.has_model, interrupted=result.cancelled)
+    writer = RunWriter(run_dir, overwrite=overwrite) if dist.is_main else OtherRankWriter(run_dir)
+    try:
+        with writer as out:
+            run = _Run(config, out, progress, cancel, feature_cache, allow_download, dist)
+            out.write_config({**config.to_dict(), **(config_notes or {}),
+                              **dist.describe(config.batch_size)})
+            result = TrainingResult(out.destination, config, None,
+                                    device=device_description(run.device))
+            seed_everything(config.seed)
+            try:
+                with run.memory:
+                    _train(run, result, callbacks, started, evaluate_after_cancel, evaluate,
+                           dataset if dataset is not None and scan_matches(dataset, config)
+                           else None, dataset.corrections if dataset is not None else {})
+            finally:
+                for resource in run.resources:
+                    resource.close()
+            result.run_dir = out.finish(result.has_model, interrupted=result.cancelled)
+    finally:
+        dist.close()
     return result
+
+
+def _check_distributed(config: TrainConfig, dist: Distributed) -> None:
+    """Refuse what several processes cannot train together, in plain words."""
+    if dist.active and config.mode == FINE_TUNING and config.warmup_epochs:
+        raise ConfigError(
+            "Head-only warm-up epochs cannot be trained across several processes (the layers "
+            "that train would change mid-run). Set warm-up epochs to 0 (the default: the "
+            "linear-probe start makes them unnecessary), or train in one process.")
 
 
 def scan_for(config: TrainConfig, progress: ProgressCallback = no_progress,
@@ -217,6 +242,8 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
                                path=dataset.split_folders.get("val", dataset.root))
         model = run.build_model(dataset.num_classes)
         plan = (feature_plan if run.feature_mode else image_plan)(run, model, dataset)
+        if run.feature_mode and not run.dist.is_main:
+            return result  # its share of the features is computed: rank 0 fits the head
     except Cancelled:
         result.cancelled, result.stop_reason = True, "stopped by the user"
         result.seconds = time.perf_counter() - started
@@ -231,12 +258,14 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
     plan.loss = run.loss(splits["train"].labels, dataset.num_classes)
     history = cb.History()
     all_callbacks = [*run.standard_callbacks(model, plan, history), *callbacks]
+    together = run.dist if not run.feature_mode else Distributed()  # the head: rank 0 alone
     trainer = Trainer(
-        plan.model, plan.optimizer, plan.loss, plan.train, plan.val, epochs=plan.epochs,
+        together.wrap(plan.model, run.device, sync_buffers=plan.micro_batch is None),
+        plan.optimizer, plan.loss, plan.train, plan.val, epochs=plan.epochs,
         num_batches=plan.num_batches, device=run.device, callbacks=all_callbacks, cancel=cancel,
         mixed_precision=config.mixed_precision and not run.feature_mode,
         micro_batch=plan.micro_batch, start_metrics=plan.start_metrics, penalty=plan.penalty,
-        set_train_mode=plan.set_train_mode)
+        set_train_mode=plan.set_train_mode, dist=together)
     trainer.fit()
     checkpoint = next(c for c in all_callbacks if isinstance(c, cb.BestCheckpoint))
     result.history, result.best = history.epochs, checkpoint.best_metrics
@@ -244,8 +273,12 @@ def _train(run: _Run, result: TrainingResult, callbacks: Sequence[Callback], sta
     result.probe = plan.probe
     if config.mode == FINE_TUNING:
         _decide_fine_tuning(result, plan)
+    if trainer.peer_lost is not None:
+        evaluate_after_cancel = False  # the run ends now: torchrun stops what is left of it
     if trainer.cancelled and callable(evaluate_after_cancel):
         evaluate_after_cancel = evaluate_after_cancel()
+    if not run.dist.is_main:
+        evaluate = False  # rank 0 evaluates the model alone
     if result.best is not None and evaluate and (evaluate_after_cancel or not trainer.cancelled):
         run.add_unlike_training(model, plan)
         report = run.stage("evaluate")

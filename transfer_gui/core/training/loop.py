@@ -8,6 +8,11 @@ optimiser. A cancel token is checked before every batch: `Cancelled` is caught a
 Two step styles: mini-batch optimisers (AdamW, SGD, ...) step once per batch, optionally in
 micro-batches whose gradients add up (the cancel token is checked between them, and peak memory
 follows the micro-batch); L-BFGS steps once per batch with a closure (full-batch probe fitting).
+
+Across processes (torchrun; distributed.py) the model is DistributedDataParallel and each batch
+is this process's share of the global batch, given as (inputs, targets, share): the loss is
+weighted by the share, the per-step sums (loss, correct, samples, "stop?") are added over the
+processes so all of them decide alike, and validation runs on the unwrapped `network`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from torch import nn
 
 from ..errors import Cancelled
 from ..jobs import CancelToken
+from .distributed import Distributed, PeerLost
 
 EVENTS = ("before_fit", "before_epoch", "before_train", "before_batch", "after_batch",
           "after_train", "before_validate", "after_validate", "after_epoch", "after_cancel",
@@ -53,7 +59,8 @@ class Callback:
 class Trainer:
     """Runs `epochs` of training and validation on (inputs, targets) batches.
 
-    Attributes read by callbacks: `model`, `optimizer`, `epoch` (0-based), `epochs`,
+    Attributes read by callbacks: `model` (what trains: DistributedDataParallel across
+    processes), `network` (the model itself, for weights and batch-norm work), `optimizer`, `epoch` (0-based), `epochs`,
     `batch_index`, `num_batches`, `batch_loss`, `batch_samples` (samples in the last batch),
     `metrics` (this epoch's dict: train_loss, train_acc, val_loss, val_acc, lr, seconds),
     `stop_reason`, `cancelled`.
@@ -67,14 +74,18 @@ class Trainer:
                  mixed_precision: bool = False, micro_batch: Optional[int] = None,
                  start_metrics: Optional[dict[str, float]] = None,
                  penalty: Optional[Callable[[], torch.Tensor]] = None,
-                 set_train_mode: Callable[[nn.Module], None] = lambda m: m.train()) -> None:
+                 set_train_mode: Callable[[nn.Module], None] = lambda m: m.train(),
+                 dist: Distributed = Distributed()) -> None:
         """`micro_batch`: split each batch into chunks of this many samples and add their
         gradients (exact when no layer mixes samples in training mode, e.g. batch norm with
         frozen statistics). `start_metrics`: train metrics of the model as given (e.g. a fitted
         linear probe); the model is then validated as "epoch 0" before training, so a run can
         keep its starting point when no epoch beats it. `penalty()`: a regulariser added to the
-        training loss once per step (not to the reported or validation losses)."""
+        training loss once per step (not to the reported or validation losses). `dist`: the
+        processes of a distributed run (`model` is then wrapped in DistributedDataParallel)."""
         self.model = model
+        self.network: nn.Module = getattr(model, "module", model)
+        self.dist = dist
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.train_batches = train_batches
@@ -98,6 +109,7 @@ class Trainer:
         self.metrics: dict[str, float] = {}
         self.stop_reason: Optional[str] = None
         self.cancelled = False
+        self.peer_lost: Optional[str] = None  # why another process of the run stopped
 
     def event(self, name: str) -> None:
         assert name in EVENTS, f"unknown event {name}"
@@ -133,6 +145,12 @@ class Trainer:
         except Diverged as exc:
             self.stop_reason = (f"{exc}, so training stopped; the learning rate or weight decay "
                                 f"is probably too high (try a lower one)")
+        except PeerLost as exc:
+            self.cancelled, self.peer_lost = True, exc.detail
+            self.stop_reason = (f"another of the {self.dist.world_size} training processes "
+                                f"stopped while {exc.what} in epoch {self.epoch + 1} (torchrun's "
+                                f"report says which and why), so all of them stopped")
+            self.event("after_cancel")
         finally:
             self.event("after_fit")
 
@@ -143,14 +161,23 @@ class Trainer:
         self.set_train_mode(self.model)
         self.event("before_train")
         total_loss, correct, seen = 0.0, 0, 0
-        for self.batch_index, (inputs, targets) in enumerate(self.train_batches(self.epoch)):
-            self.cancel.raise_if_cancelled()
+        for self.batch_index, batch in enumerate(self.train_batches(self.epoch)):
+            inputs, targets, share = batch if len(batch) == 3 else (*batch, 1.0)
+            self._cancel_point()
             self.event("before_batch")
             inputs = inputs.to(self.device, non_blocking=True)
             targets = targets.to(self.device, non_blocking=True)
-            step = self._closure_step if self.uses_closure else self._step
-            loss_sum, batch_correct = step(inputs, targets)
-            n = self.batch_samples = targets.shape[0]
+            if self.uses_closure:
+                loss_sum, batch_correct = self._closure_step(inputs, targets)
+            else:
+                loss_sum, batch_correct = self._step(inputs, targets, share)
+            n = targets.shape[0] if share > 0 else 0
+            if self.dist.active:  # the global batch's sums, and whether any process stops
+                stop, loss_sum, batch_correct, n = self.dist.sum(
+                    float(self.cancel.cancelled), loss_sum, batch_correct, n)
+                if stop:
+                    raise Cancelled()
+            n = self.batch_samples = int(n)
             self.batch_loss = loss_sum / max(n, 1)
             if not math.isfinite(self.batch_loss):
                 raise Diverged(f"The training loss became {self.batch_loss} in epoch "
@@ -163,24 +190,42 @@ class Trainer:
         self.metrics["train_acc"] = correct / max(seen, 1)
         self.event("after_train")
 
-    def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, int]:
-        """One optimiser step over the batch, in micro-batches; returns (loss x n, correct)."""
+    def _cancel_point(self) -> None:
+        """Stop here if cancelled; across processes, a cancel is acted on where all of them
+        agree (the per-step sums), so no process is left waiting for the others."""
+        if not self.dist.active:
+            self.cancel.raise_if_cancelled()
+
+    def _step(self, inputs: torch.Tensor, targets: torch.Tensor,
+              share: float = 1.0) -> tuple[float, int]:
+        """One optimiser step over the batch, in micro-batches; returns (loss x n, correct).
+        `share`: this process's part of the global batch (0: the rows are a stand-in that
+        only takes part in the gradient exchange)."""
         n = targets.shape[0]
         size = self.micro_batch or n
+        starts = range(0, n, size)
+        # DistributedDataParallel averages over processes: weight each one's loss by its share.
+        weight = share * self.dist.world_size
         self.optimizer.zero_grad(set_to_none=True)
         loss_sum, correct = 0.0, 0
-        for start in range(0, n, size):
+        for start in starts:
             if start:
-                self.cancel.raise_if_cancelled()
+                self._cancel_point()
+            last = start == starts[-1]
             x, y = inputs[start:start + size], targets[start:start + size]
-            with self._autocast():
-                logits = self.model(x)
-                loss = self.loss_fn(logits.float(), y)
-            self.scaler.scale(loss * (y.shape[0] / n)).backward()
-            loss_sum += float(loss.detach()) * y.shape[0]
-            correct += int((logits.detach().argmax(1) == y).sum())
-        if self.penalty is not None:
-            self.scaler.scale(self.penalty()).backward()
+            # Gradients are exchanged once per step: at the last micro-batch's backward.
+            with nullcontext() if last or not self.dist.active else self.model.no_sync():
+                with self._autocast():
+                    logits = self.model(x)
+                    loss = self.loss_fn(logits.float(), y)
+                total = loss * (y.shape[0] / n * weight)
+                if last and self.penalty is not None:
+                    total = total + self.penalty()
+                with self.dist.collective("exchanging gradients"):
+                    self.scaler.scale(total).backward()
+            if share > 0:
+                loss_sum += float(loss.detach()) * y.shape[0]
+                correct += int((logits.detach().argmax(1) == y).sum())
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return loss_sum, correct
@@ -204,17 +249,19 @@ class Trainer:
 
     @torch.no_grad()
     def _validate(self) -> None:
-        self.model.eval()
+        """Validation metrics (across processes: of every process's share, added up)."""
+        self.network.eval()
         self.event("before_validate")
         total_loss, correct, seen = 0.0, 0, 0
         for inputs, targets in self.val_batches():
-            self.cancel.raise_if_cancelled()
+            self._cancel_point()
             inputs, targets = inputs.to(self.device), targets.to(self.device)
             with self._autocast():
-                logits = self.model(inputs)
+                logits = self.network(inputs)
             total_loss += float(self.loss_fn(logits.float(), targets)) * targets.shape[0]
             correct += int((logits.argmax(1) == targets).sum())
             seen += targets.shape[0]
+        total_loss, correct, seen = self.dist.sum(total_loss, correct, seen)
         self.metrics["val_loss"] = total_loss / max(seen, 1)
         if not math.isfinite(self.metrics["val_loss"]):
             raise Diverged(f"The validation loss became {self.metrics['val_loss']} after epoch "

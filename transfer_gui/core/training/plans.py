@@ -21,12 +21,13 @@ from torch import nn
 from ..data import DatasetScan, ImageStore
 from ..errors import ConfigError, DatasetError
 from ..evaluation import evaluate_predictions
-from ..features import dataset_features
+from ..features import DatasetFeatures, dataset_features
 from ..heads import choose_l2, fit_head, lbfgs, row_weights
 from ..models import TransferModel, set_trainable_stages
 from . import batchnorm
 from . import callbacks as cb
 from .config import FINE_TUNING, PROBE_ITERATIONS_PER_EPOCH
+from .distributed import sharded
 from .loop import Callback
 from .setup import ImageBatches, fixed_batches, num_batches
 
@@ -124,6 +125,21 @@ def _backbone_features(model: TransferModel, batches, device: torch.device) -> n
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
+def _features(run: "_Run", files: list[str], *,
+              views_for: Optional[Callable[[int], bool]] = None, **options) -> DatasetFeatures:
+    """dataset_features of `files`, each process of a distributed run computing its share
+    (the features are gathered on every process)."""
+    def compute(positions: list[int]) -> list:
+        part = dataset_features(run.spec, [files[i] for i in positions],
+                                views_for=views_for and (lambda k: views_for(positions[k])),
+                                **options)
+        return [(part.views[k], part.failures.get(k)) for k in range(len(positions))]
+
+    items = sharded(run.dist, len(files), compute)
+    return DatasetFeatures(list(files), [views for views, _ in items],
+                           {i: reason for i, (_, reason) in enumerate(items) if reason})
+
+
 def _linear(model: TransferModel) -> nn.Linear:
     return next(m for m in model.head.modules() if isinstance(m, nn.Linear))
 
@@ -134,8 +150,8 @@ def feature_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Tra
     model.to(run.device)
     model.backbone.requires_grad_(False)
     files = [s.path for s in dataset.samples]
-    feats = dataset_features(
-        run.spec, files, network=model.backbone, augmentation=c.augmentation,
+    feats = _features(
+        run, files, network=model.backbone, augmentation=c.augmentation,
         augmented_views=c.feature_views, seed=c.seed,
         views_for=lambda i: dataset.samples[i].split == "train", cache=run.feature_cache,
         device=run.device, mixed_precision=c.mixed_precision, progress=run.stage("prepare"),
@@ -188,9 +204,11 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
     # Inference in CPU micro-batches too: peak memory is set by the largest batch of any pass.
     inference_batch = CPU_MICRO_BATCH if cpu_micro else None
 
-    def images(split: Split, augmentation: str = "none") -> ImageBatches:
+    def images(split: Split, augmentation: str = "none", sharded: bool = False) -> ImageBatches:
+        """`sharded`: this process's part only (a distributed run's training and validation)."""
         return ImageBatches(store.get_many, split.positions, split.labels, run.pipeline,
-                            c.batch_size, c.seed, augmentation, eval_batch_size=inference_batch)
+                            c.batch_size, c.seed, augmentation, eval_batch_size=inference_batch,
+                            shard=(run.dist.rank, run.dist.world_size) if sharded else (0, 1))
 
     computed: dict[int, np.ndarray] = {}
 
@@ -206,9 +224,10 @@ def image_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Train
             torch.from_numpy(features(split)), torch.tensor(split.labels), 512)(), run.device)
         return evaluate_predictions(split.labels, probs, dataset.class_names, split.files)
 
-    train_images = images(splits["train"], c.augmentation)
+    train_images = images(splits["train"], c.augmentation, sharded=True)
     plan = TrainingPlan(
-        dataset, splits, model, train=train_images.train, val=images(splits["val"]).evaluate,
+        dataset, splits, model, train=train_images.train,
+        val=images(splits["val"], sharded=True).evaluate,
         num_batches=num_batches(len(splits["train"]), c.batch_size), optimizer=None,
         evaluate=evaluate, set_train_mode=batchnorm.train_mode_setter(
             c.batch_norm if c.mode == FINE_TUNING else "train"), epochs=c.epochs,
@@ -248,7 +267,7 @@ def _start_from_probe(run: "_Run", model: TransferModel, plan: TrainingPlan, fil
     c, splits = run.config, plan.splits
     positions = splits["train"].positions + splits["val"].positions
     index = {files[i]: i for i in positions}
-    feats = dataset_features(run.spec, [files[i] for i in positions], network=model.backbone,
+    feats = _features(run, [files[i] for i in positions], network=model.backbone,
                              cache=run.feature_cache, device=run.device,
                              load_image=lambda path: store.get_many([index[path]])[0],
                              mixed_precision=c.mixed_precision, progress=run.stage("probe"),

@@ -81,27 +81,43 @@ def fixed_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Callable
 
 
 class ImageBatches:
-    """Batches of decoded images: augmented and shuffled for training, centre-cropped otherwise."""
+    """Batches of decoded images: augmented and shuffled for training, centre-cropped otherwise.
+
+    `shard=(rank, processes)`: a distributed run's part (distributed.py). Training batches are
+    then this process's rows of each global batch (rows rank, rank+processes, ...), yielded as
+    (inputs, targets, share of the global batch); a process left without a row in a small last
+    batch gets its first row with share 0, so that it still takes part in the gradient
+    exchange. `evaluate` yields this process's rows only.
+    """
 
     def __init__(self, get_images: Callable[[Sequence[int]], np.ndarray], indices: Sequence[int],
                  labels: Sequence[int], pipeline: InputPipeline, batch_size: int, seed: int,
-                 augmentation: str = "none", eval_batch_size: Optional[int] = None) -> None:
+                 augmentation: str = "none", eval_batch_size: Optional[int] = None,
+                 shard: tuple[int, int] = (0, 1)) -> None:
         self.get_images, self.indices = get_images, list(indices)
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
         self.pipeline, self.batch_size, self.seed = pipeline, batch_size, seed
         self.augmentation = augmentation
         self.eval_batch_size = eval_batch_size or batch_size
+        self.rank, self.processes = shard
 
-    def train(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def train(self, epoch: int) -> Iterator[tuple]:
         order = _epoch_order(len(self.indices), self.seed, epoch)
         for b, start in enumerate(range(0, len(order), self.batch_size)):
             rows = order[start:start + self.batch_size]
-            arrays = self.get_images([self.indices[r] for r in rows])
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 10_007 + b)
-            yield self.pipeline.train_batch(arrays, self.augmentation, gen), self.labels[rows]
+            mine = rows[self.rank::self.processes]
+            share = len(mine) / len(rows)
+            if not len(mine):
+                mine = rows[:1]
+            arrays = self.get_images([self.indices[r] for r in mine])
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 10_007 + b
+                                                + self.rank * 7_919)
+            inputs = self.pipeline.train_batch(arrays, self.augmentation, gen)
+            yield (inputs, self.labels[mine]) + ((share,) if self.processes > 1 else ())
 
     def evaluate(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for start in range(0, len(self.indices), self.eval_batch_size):
-            rows = list(range(start, min(start + self.eval_batch_size, len(self.indices))))
+        mine = list(range(len(self.indices)))[self.rank::self.processes]
+        for start in range(0, len(mine), self.eval_batch_size):
+            rows = mine[start:start + self.eval_batch_size]
             arrays = self.get_images([self.indices[r] for r in rows])
             yield self.pipeline.eval_batch(arrays), self.labels[rows]

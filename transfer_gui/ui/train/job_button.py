@@ -67,14 +67,17 @@ class JobButton(QPushButton, JobHost):
 
     def _on_written(self, job) -> None:
         command = job.command(data_dir="DATASET_FOLDER")
+        several = job.command(data_dir="DATASET_FOLDER", processes="GPUS")
         self._tell(QMessageBox.Icon.Information, self.tr(
             "<p>The job is in <b>{folder}</b> ({n} images).</p><p>Copy the dataset folder and "
             "the job folder to the computer that trains, install transfer_gui there, and "
-            "run:</p><pre>{command}</pre><p>(--data can be left out where the dataset has the "
-            "same path there.) The images are checked against the job first. Then open the "
-            "run folder here (Compare → Add run folder…) to see its results.</p>").format(
+            "run:</p><pre>{command}</pre><p>or, with one process per GPU (GPUS: how many):</p>"
+            "<pre>{several}</pre><p>(--data can be left out where the dataset has the same "
+            "path there.) The images are checked against the job first. Follow the run here "
+            "with File → Follow a run folder… (on a shared drive), or add it when it is "
+            "done (Compare → Add run folder…).</p>").format(
                 folder=html.escape(str(job.folder)), n=len(job.files),
-                command=html.escape(command)), rich=True)
+                command=html.escape(command), several=html.escape(several)), rich=True)
 
     def _on_failed(self, message: str, details: str) -> None:
         self._tell(QMessageBox.Icon.Warning, self.tr("The job could not be written: {0}").format(
