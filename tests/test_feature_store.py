@@ -5,6 +5,7 @@ the least recently used entries; a damaged entry is a miss and is deleted."""
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -115,3 +116,69 @@ def test_entries_are_plain_numpy_files(tmp_path):
     (entry,) = tmp_path.iterdir()
     with np.load(entry, allow_pickle=False) as saved:
         assert saved["data"].dtype == np.float32 and float(saved["data"][0, 0]) == 5.0
+
+
+# -- a dataset's features on disk (core/feature_matrix.py) ---------------------------------------
+def test_large_feature_sets_live_in_a_disk_backed_array_with_the_same_rows(
+        tmp_path, color_dataset, tiny_backbone, monkeypatch):
+    from transfer_gui.core import feature_matrix
+    from transfer_gui.core.features import FeatureCache, dataset_features
+    from transfer_gui.core.data import scan_dataset
+
+    files = [s.path for s in scan_dataset(color_dataset).samples]
+    options = dict(augmentation="light", augmented_views=2, seed=1,
+                   views_for=lambda i: i % 2 == 0)
+    in_memory = dataset_features(tiny_backbone, files, cache=FeatureCache(), **options)
+    assert not isinstance(in_memory.matrix, np.memmap)
+    monkeypatch.setattr(feature_matrix, "DISK_BACKED_BYTES", 0)
+    on_disk = dataset_features(tiny_backbone, files, cache=FeatureCache(tmp_path / "c"),
+                               **options)
+    assert isinstance(on_disk.matrix, np.memmap)
+    assert list(on_disk.counts) == [3 if i % 2 == 0 else 1 for i in range(len(files))]
+    np.testing.assert_allclose(on_disk.center(range(len(files))),
+                               in_memory.center(range(len(files))), atol=1e-6)
+    rows, owner = on_disk.all_views([4, 1, 2])
+    assert list(owner) == [0, 0, 0, 1, 2, 2, 2]
+    np.testing.assert_allclose(rows, np.concatenate([in_memory.views_of(i) for i in (4, 1, 2)]),
+                               atol=1e-6)
+    # looked up again from the disk cache: the same rows, nothing recomputed
+    again = dataset_features(tiny_backbone, files, cache=FeatureCache(tmp_path / "c"), **options)
+    np.testing.assert_array_equal(np.asarray(again.matrix), np.asarray(on_disk.matrix))
+
+
+def test_a_full_disk_keeps_the_features_in_memory(monkeypatch, tmp_path):
+    import errno
+    import os
+
+    from transfer_gui.core.feature_matrix import allocate_rows
+
+    def no_space(fd, offset, size):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    rows = allocate_rows(1000, 64, tmp_path, disk_backed_bytes=0)
+    assert isinstance(rows, np.memmap) and rows.shape == (1000, 64) and not rows.any()
+    assert list(tmp_path.iterdir()) == []  # an anonymous file: nothing is left behind
+    monkeypatch.setattr(os, "posix_fallocate", no_space, raising=False)
+    rows = allocate_rows(1000, 64, tmp_path, disk_backed_bytes=0)
+    assert not isinstance(rows, np.memmap) and rows.shape == (1000, 64)
+
+
+def test_released_pages_of_a_disk_backed_array_keep_their_rows(tmp_path):
+    from transfer_gui.core.feature_matrix import allocate_rows, gather, release_pages
+
+    rows = allocate_rows(20_000, 64, tmp_path, disk_backed_bytes=0)  # 5 MB
+    values = np.random.default_rng(0).random((20_000, 64), dtype=np.float32)
+    rows[:] = values
+    linux = sys.platform.startswith("linux")
+    resident = _resident_bytes() if linux else 0
+    release_pages(rows)
+    if linux:
+        assert _resident_bytes() < resident - 3_000_000  # the pages left this process
+    picked = np.array([19_999, 3, 8_192, 8_191, 3])
+    np.testing.assert_array_equal(gather(rows, picked), values[picked])
+    np.testing.assert_array_equal(np.asarray(rows), values)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

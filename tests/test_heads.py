@@ -99,3 +99,19 @@ def test_the_probe_fits_on_one_thread_and_restores_the_setting(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_large_sets_choose_the_strength_on_a_stratified_sample(monkeypatch):
+    from transfer_gui.core import heads
+
+    labels = np.repeat([0, 1, 2], [3000, 2990, 10])  # one class far smaller than the others
+    keep = heads.stratified_sample(labels, 600, seed=1, min_per_class=5)
+    counts = np.bincount(labels[keep])
+    assert list(counts) == [300, 299, 5] and list(keep) == sorted(set(keep))
+    assert len(heads.stratified_sample(labels[:500], 600)) == 500  # small: every row
+    seen = []
+    monkeypatch.setattr(heads, "CV_MAX_ROWS", 600)
+    monkeypatch.setattr(heads, "_cross_validate",
+                        lambda features, labels, *rest: seen.append(len(labels)) or (1e-3, {}))
+    heads.choose_l2(np.zeros((6000, 4), np.float32), labels, 3)
+    assert seen == [604]

@@ -15,6 +15,11 @@ from .errors import UserError
 from .feature_store import DEFAULT_MAX_BYTES, FeatureStore, signature_group, signature_path
 
 
+# With a disk folder, rows beyond this many bytes are not kept in memory after a save (a
+# 100,000-image set's 512 MB would otherwise stay there beside the run's own copy).
+MEMORY_BYTES = 256 * 1024 ** 2
+
+
 class _Table:
     """Feature rows of one recipe, indexed by file signature; grows by doubling."""
 
@@ -23,12 +28,20 @@ class _Table:
         self.data = np.empty((0, dim), dtype=np.float32)
         self.size = 0
 
+    def reserve(self, extra: int) -> None:
+        """Room for `extra` more rows at once (no doubling while they are added)."""
+        if self.size + extra > len(self.data):
+            self._grow(self.size + extra)
+
+    def _grow(self, rows: int) -> None:
+        grown = np.empty((rows, self.data.shape[1]), np.float32)
+        grown[:self.size] = self.data[:self.size]
+        self.data = grown
+
     def add(self, signatures: Sequence[str], rows: np.ndarray) -> None:
         need = self.size + len(signatures)
         if need > len(self.data):
-            grown = np.empty((max(need, 2 * len(self.data), 64), rows.shape[1]), np.float32)
-            grown[:self.size] = self.data[:self.size]
-            self.data = grown
+            self._grow(max(need, 2 * len(self.data), 64))
         for sig, row in zip(signatures, rows):
             slot = self.index.setdefault(sig, self.size)
             if slot == self.size:
@@ -103,6 +116,12 @@ class FeatureCache:
                     out[i] = table.data[slot]
         return out, missing
 
+    def reserve(self, recipe: str, dim: int, extra: int) -> None:
+        """Make room for `extra` rows about to be stored (one allocation, not repeated doubling
+        with its transient copies: 100,000 rows of 1,280 are 512 MB)."""
+        with self._lock:
+            self._table(recipe, dim).reserve(extra)
+
     def store(self, recipe: str, signatures: Sequence[str], rows: np.ndarray) -> None:
         with self._lock:
             self._table(recipe, rows.shape[1]).add(signatures, rows)
@@ -122,6 +141,9 @@ class FeatureCache:
                     written.append(self.disk.save(recipe, group, sigs, rows))
             self._unsaved.clear()
             self.disk.evict(keep=written)
+            if sum(t.size * t.data.shape[1] * 4 for t in self._tables.values()) > MEMORY_BYTES:
+                self._tables.clear()  # all saved: read back from disk when asked for again
+                self._read.clear()
 
     def disk_bytes(self) -> int:
         """Bytes the disk cache takes (0 without one)."""

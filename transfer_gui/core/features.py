@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ from torch import nn
 
 from .feature_cache import (FeatureCache, configure_default_feature_cache,  # noqa: F401
                             default_feature_cache)
+from .feature_matrix import DatasetFeatures, allocate_rows, release_pages
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .inputs import InputPipeline
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 FEATURE_FORMAT_VERSION = 1
 CENTER_VIEW = "center"
+LOOKUP_CHUNK = 8192  # cache rows looked up at a time
+RELEASE_EVERY = 64  # batches between releasing a disk-backed matrix's pages
 
 
 def file_signature(path: str) -> str:
@@ -87,11 +89,12 @@ class FeatureExtractor:
 
     def extract(self, cache: FeatureCache, files: Sequence[str], views_per_file: Sequence[Sequence[str]],
                 load_image: Callable[[str], np.ndarray], *, progress: ProgressCallback = no_progress,
-                cancel: Optional[CancelToken] = None) -> tuple[list[np.ndarray], dict[int, str]]:
-        """Features of every file's views, from the cache or computed (each image decoded once).
+                cancel: Optional[CancelToken] = None,
+                spill_dir: Optional[str | os.PathLike] = None) -> DatasetFeatures:
+        """Features of every file's views, from the cache or computed (each image decoded once),
+        written into one matrix (disk-backed when large: feature_matrix.py; `spill_dir` is where).
 
-        Returns (features, failures): features[i] has shape (len(views_per_file[i]), dim);
-        failures maps file index -> reason for images that could not be decoded.
+        Files that could not be decoded are in the result's `failures` with no rows.
         """
         cancel = cancel or CancelToken()
         signatures, failures = [], {}
@@ -101,13 +104,28 @@ class FeatureExtractor:
             except OSError as exc:
                 signatures.append(f"{path}|missing")
                 failures[i] = f"cannot read file: {exc.strerror or exc}"
+        counts = np.array([len(views) for views in views_per_file], np.int64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        matrix = allocate_rows(int(counts.sum()), self.dim, spill_dir)
         all_views = sorted({v for views in views_per_file for v in views})
-        found: dict[str, np.ndarray] = {}
         todo: set[int] = set()
         for view in all_views:
-            found[view], missing = cache.lookup(self.recipe(view), signatures, self.dim)
-            todo.update(i for i in missing if view in views_per_file[i] and i not in failures)
+            wanted = [i for i, views in enumerate(views_per_file)
+                      if view in views and i not in failures]
+            for k in range(0, len(wanted), LOOKUP_CHUNK):  # bounded memory for large sets
+                chunk = wanted[k:k + LOOKUP_CHUNK]
+                found, missing = cache.lookup(self.recipe(view), [signatures[i] for i in chunk],
+                                              self.dim)
+                missed = set(missing)
+                have = [n for n in range(len(chunk)) if n not in missed]
+                if have:
+                    matrix[[starts[chunk[n]] + views_per_file[chunk[n]].index(view)
+                            for n in have]] = found[have]
+                todo.update(chunk[n] for n in missing)
         order = sorted(todo)
+        for view in all_views:
+            cache.reserve(self.recipe(view), self.dim,
+                          sum(1 for i in order if view in views_per_file[i]))
         batches = [order[k:k + self.batch_size] for k in range(0, len(order), self.batch_size)]
 
         def decode(batch: list[int]) -> list[tuple[int, np.ndarray | str]]:
@@ -137,37 +155,22 @@ class FeatureExtractor:
                             continue
                         sigs = [signatures[idx[n]] for n in rows]
                         feats = self._forward(self._view_inputs(arrays[rows], view, sigs))
-                        found[view][[idx[n] for n in rows]] = feats
+                        matrix[[starts[idx[n]] + views_per_file[idx[n]].index(view)
+                                for n in rows]] = feats
                         cache.store(self.recipe(view), sigs, feats)
+                if b % RELEASE_EVERY == RELEASE_EVERY - 1:
+                    release_pages(matrix)  # written rows go to disk, not to this process
                 done += len(decoded)
                 progress(Progress(done / len(order), f"Computing features {done}/{len(order)}",
                                   stage="features", done=done, total=len(order)))
-        features = [np.stack([found[v][i] for v in views]) for i, views in enumerate(views_per_file)]
-        return features, failures
+        counts[list(failures)] = 0
+        release_pages(matrix)
+        return DatasetFeatures(list(files), matrix, starts, counts, failures)
 
 
 def feature_recipe(spec: "BackboneSpec") -> str:
     """What identifies a backbone's features in the cache: name, weights and input size."""
     return f"{spec.name}|imagenet|{spec.preprocessing.resize_size}"
-
-
-@dataclass
-class DatasetFeatures:
-    """Backbone features of a list of image files.
-
-    `views[i]` has shape (number of views of file i, dim), the centre view first; files that
-    could not be decoded are in `failures` (index -> reason) and have zero rows.
-    """
-
-    files: list[str]
-    views: list[np.ndarray]
-    failures: dict[int, str]
-
-    def center(self, positions: Sequence[int]) -> np.ndarray:
-        """(len(positions), dim): the centre-view features of those files."""
-        if not len(positions):
-            return np.zeros((0, self.views[0].shape[1] if self.views else 0), np.float32)
-        return np.stack([self.views[i][0] for i in positions])
 
 
 def dataset_features(spec: "BackboneSpec", files: Sequence[str], *,
@@ -209,9 +212,8 @@ def dataset_features(spec: "BackboneSpec", files: Sequence[str], *,
                                  mixed_precision=mixed_precision)
     cache = cache or default_feature_cache()
     try:
-        rows, failures = extractor.extract(cache, list(files), per_file,
-                                           load_image or (lambda p: load_image_array(p, size)),
-                                           progress=progress, cancel=cancel)
+        return extractor.extract(cache, list(files), per_file,
+                                 load_image or (lambda p: load_image_array(p, size)),
+                                 progress=progress, cancel=cancel, spill_dir=cache.directory)
     finally:
         cache.save()  # what was computed before a Stop is kept too
-    return DatasetFeatures(list(files), rows, failures)

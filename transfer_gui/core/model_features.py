@@ -73,12 +73,11 @@ def model_features(loaded: LoadedModel, files: Sequence[str], *,
     cache = cache or default_feature_cache()
     size = loaded.preprocessing.resize_size
     try:
-        rows, failures = extractor.extract(cache, list(files), [[CENTER_VIEW]] * len(files),
-                                           lambda p: load_image_array(p, size),
-                                           progress=progress, cancel=cancel)
+        return extractor.extract(cache, list(files), [[CENTER_VIEW]] * len(files),
+                                 lambda p: load_image_array(p, size), progress=progress,
+                                 cancel=cancel, spill_dir=cache.directory)
     finally:
         cache.save()
-    return DatasetFeatures(list(files), rows, failures)
 
 
 def head_probabilities(loaded: LoadedModel, features: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from ..inputs import InputPipeline
 from ..jobs import CancelToken, Progress, ProgressCallback, StageProgress, no_progress
 from ..model_file import save_model
 from ..models import TransferModel, get_backbone, make_model
-from ..ood import training_blocks
+from ..ood import MAX_FIT_ROWS, training_blocks
 from ..peak_memory import PeakMemory
 from ..run import Run
 from ..run_writer import OtherRankWriter, RunWriter
@@ -116,9 +116,10 @@ class _Run:
         model's backbone features (core/ood.py; for fine-tuning, one pass over the training
         and validation images that the evaluation then reuses)."""
         self.stage("evaluate")(Progress(0.0, "Measuring what the training images look like"))
-        train, val = (plan.features(plan.splits[name]) for name in ("train", "val"))
+        sample = plan.splits["train"].sample(MAX_FIT_ROWS, self.config.seed)  # a large set
+        train, val = plan.features(sample), plan.features(plan.splits["val"])
         self.save(model, plan, training_blocks(
-            train, np.asarray(plan.splits["train"].labels), val, plan.dataset.num_classes,
+            train, np.asarray(sample.labels), val, plan.dataset.num_classes,
             seed=self.config.seed))
 
     def standard_callbacks(self, model: TransferModel, plan: TrainingPlan,

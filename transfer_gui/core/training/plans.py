@@ -22,7 +22,8 @@ from ..data import DatasetScan, ImageStore
 from ..errors import ConfigError, DatasetError
 from ..evaluation import evaluate_predictions
 from ..features import DatasetFeatures, dataset_features
-from ..heads import choose_l2, fit_head, lbfgs, row_weights
+from ..heads import (CV_FOLDS, CV_MAX_ROWS, choose_l2, fit_head, lbfgs, row_weights,
+                     stratified_sample)
 from ..models import TransferModel, set_trainable_stages
 from . import batchnorm
 from . import callbacks as cb
@@ -52,6 +53,15 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.positions)
+
+    def sample(self, max_rows: int, seed: int, min_per_class: int = 1) -> "Split":
+        """About `max_rows` of its images (all when not more), each class keeping its share
+        (heads.stratified_sample)."""
+        keep = stratified_sample(self.labels, max_rows, seed, min_per_class)
+        if len(keep) == len(self):
+            return self
+        return Split([self.positions[k] for k in keep], [self.labels[k] for k in keep],
+                     [self.files[k] for k in keep])
 
 
 @dataclass
@@ -127,17 +137,22 @@ def _backbone_features(model: TransferModel, batches, device: torch.device) -> n
 
 def _features(run: "_Run", files: list[str], *,
               views_for: Optional[Callable[[int], bool]] = None, **options) -> DatasetFeatures:
-    """dataset_features of `files`, each process of a distributed run computing its share
-    (the features are gathered on every process)."""
+    """dataset_features of `files`; in a distributed run each process computes its share
+    and the features are gathered on every process."""
+    if not run.dist.active:
+        return dataset_features(run.spec, files, views_for=views_for, **options)
+
     def compute(positions: list[int]) -> list:
         part = dataset_features(run.spec, [files[i] for i in positions],
                                 views_for=views_for and (lambda k: views_for(positions[k])),
                                 **options)
-        return [(part.views[k], part.failures.get(k)) for k in range(len(positions))]
+        return [(np.array(part.views_of(k)), part.failures.get(k))
+                for k in range(len(positions))]
 
     items = sharded(run.dist, len(files), compute)
-    return DatasetFeatures(list(files), [views for views, _ in items],
-                           {i: reason for i, (_, reason) in enumerate(items) if reason})
+    return DatasetFeatures.from_views(
+        files, [views for views, _ in items],
+        {i: reason for i, (_, reason) in enumerate(items) if reason})
 
 
 def _linear(model: TransferModel) -> nn.Linear:
@@ -159,12 +174,12 @@ def feature_plan(run: "_Run", model: TransferModel, dataset: DatasetScan) -> Tra
     splits = splits_of(dataset, files, set(feats.failures))
     dataset = drop_failures(dataset, files, feats.failures)
     train = splits["train"]
-    x = torch.from_numpy(np.concatenate([feats.views[i] for i in train.positions]))
-    y = torch.tensor([label for i, label in zip(train.positions, train.labels)
-                      for _ in range(len(feats.views[i]))])
+    rows, owner = feats.all_views(train.positions)  # centre and augmented views
+    x, y = torch.from_numpy(rows), torch.from_numpy(np.asarray(train.labels, np.int64)[owner])
     l2 = c.head_l2
     if l2 is None:
-        l2, _ = choose_l2(feats.center(train.positions), np.asarray(train.labels),
+        cv = train.sample(CV_MAX_ROWS, c.seed, min_per_class=CV_FOLDS)  # heads.choose_l2
+        l2, _ = choose_l2(feats.center(cv.positions), np.asarray(cv.labels),
                           dataset.num_classes, class_weights=c.class_weights, seed=c.seed,
                           cancel=run.cancel, progress=run.stage("probe"))
     linear = _linear(model)
