@@ -15,6 +15,11 @@ method and every candidate layer (`candidate_layers`, the picker's list):
 - trust: the share of those images where the trust note (core/cam/trust.py) says the map beats
   a random area.
 
+With --app-input the pictures go through the app's own input path (resized to the backbone's
+resize size, centre-cropped to its input size: 160 -> 256 -> 224 px for Lite0) for fine-tuning
+and maps, and the object boxes and the +-8 px tolerance are scaled and shifted to match; without
+it the 160-px pictures are fed as they are.
+
 One intra-op thread (figures independent of the core count).
 
     python bench/cam_layers.py                               # Lite0 (~15 min on a busy 2-core box)
@@ -60,8 +65,28 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="methods whose deletion/insertion and trust are measured at every layer; "
                         "the others only at the default layer and their best-pointing layer")
     p.add_argument("--seed", type=int, default=0, help="fine-tuning seed (the data are fixed)")
+    p.add_argument("--app-input", action="store_true",
+                   help="resize and crop the pictures as the app does (see above)")
     p.add_argument("--json", help="write every figure here")
     return p.parse_args(argv)
+
+
+def app_inputs(data, spec) -> tuple[torch.Tensor, np.ndarray, np.ndarray, float]:
+    """The pictures as the app feeds them (data/pixels.py resize and crop, then
+    InputPipeline.eval_batch), with the object and decoy boxes in those coordinates and the
+    scale from picture to network input."""
+    from PIL import Image
+
+    from transfer_gui.core.data.pixels import resize_shorter_and_center_crop
+    from transfer_gui.core.inputs import InputPipeline
+
+    pre = spec.preprocessing
+    arrays = np.stack([np.array(resize_shorter_and_center_crop(
+        Image.fromarray(np.ascontiguousarray(img.transpose(1, 2, 0))), pre.resize_size))
+        for img in data.images])
+    scale, shift = pre.resize_size / SIZE, (pre.resize_size - pre.input_size) / 2
+    return (InputPipeline(pre).eval_batch(arrays), data.boxes * scale - shift,
+            data.decoy_boxes * scale - shift, scale)
 
 
 def normalised(x: torch.Tensor, spec) -> torch.Tensor:
@@ -135,6 +160,12 @@ def measure_backbone(name: str, args) -> dict:
     train = cs.make_dataset(args.train, seed=11, size=SIZE, side_range=SIDES)
     test = cs.make_dataset(args.test, seed=12, size=SIZE, side_range=SIDES)
     x_train, x_test = normalised(train.tensor(), spec), normalised(test.tensor(), spec)
+    boxes, decoys, tol = test.boxes, test.decoy_boxes, TOL
+    if args.app_input:
+        x_train = app_inputs(train, spec)[0]
+        x_test, boxes, decoys, scale = app_inputs(test, spec)
+        tol = TOL * scale
+    side = x_test.shape[-1]
     fill = ((cs.mean_color(test.images) - torch.tensor(spec.preprocessing.mean))
             / torch.tensor(spec.preprocessing.std))  # the mean colour, normalised as inputs
     model = make_model(spec, len(cs.CLASS_NAMES), pretrained=True)
@@ -147,7 +178,7 @@ def measure_backbone(name: str, args) -> dict:
     layers = candidate_layers(model, spec)
     nf = args.faith_images
     xf, yf = x_test[:nf], test.labels[:nf]
-    base = cs.deletion_insertion(model, xf, yf, cs.random_maps(nf, SIZE, 0), fill, args.steps)
+    base = cs.deletion_insertion(model, xf, yf, cs.random_maps(nf, side, 0), fill, args.steps)
     print(f"random order: deletion {base.deletion_auc_random:.3f}, insertion "
           f"{base.insertion_auc_random:.3f} ({nf} images, {args.steps} steps)", flush=True)
     model.eval()
@@ -161,8 +192,8 @@ def measure_backbone(name: str, args) -> dict:
         for layer in layers:
             maps = every[(method, layer)]
             rows.append(dict(method=method, layer=layer,
-                             pointing=float(cs.pointing_hits(maps, test.boxes, TOL).mean()),
-                             decoy=float(cs.pointing_hits(maps, test.decoy_boxes, TOL).mean())))
+                             pointing=float(cs.pointing_hits(maps, boxes, tol).mean()),
+                             decoy=float(cs.pointing_hits(maps, decoys, tol).mean())))
     print("| method | layer | pointing | decoy | deletion | insertion | trust |")
     print("|---|---|---|---|---|---|---|")
     for method in args.methods:
@@ -180,6 +211,10 @@ def measure_backbone(name: str, args) -> dict:
                                for k in ("deletion", "insertion", "trust"))
             print(f"| {method} | {row['layer']} | {row['pointing']:.2f} | {row['decoy']:.2f} "
                   f"| {cells} |", flush=True)
+    fused = fused_layercam_rows(every, rows, layers, boxes, decoys, tol)
+    for row in fused:
+        print(f"| LayerCAM fused (max) | {row['layer']} | {row['pointing']:.2f} | "
+              f"{row['decoy']:.2f} | - | - | - |", flush=True)
     best = {}
     for method in args.methods:
         mine = [r for r in rows if r["method"] == method]
@@ -187,10 +222,34 @@ def measure_backbone(name: str, args) -> dict:
         best[method] = top["layer"]
         print(f"best for {method}: {top['layer']} (pointing {top['pointing']:.2f}; default "
               f"{layers[0]}: {mine[0]['pointing']:.2f})")
-    return dict(backbone=name, accuracy=acc, train=len(train), test=len(test),
+    return dict(backbone=name, accuracy=acc, train=len(train), test=len(test), input=side,
                 epochs=args.epochs, faith_images=nf, steps=args.steps,
                 random_deletion=base.deletion_auc_random,
-                random_insertion=base.insertion_auc_random, rows=rows, best=best)
+                random_insertion=base.insertion_auc_random, rows=rows + fused, best=best)
+
+
+def fused_layercam_rows(every, rows, layers, boxes, decoys, tol) -> list[dict]:
+    """Pointing of LayerCAM maps fused over two layers (each map scaled to [0, 1], then the
+    element-wise maximum, as the LayerCAM paper fuses stages): the last two stages, and the two
+    best single layers."""
+    if ("layercam", layers[-1]) not in every:
+        return []
+    single = {r["layer"]: r["pointing"] for r in rows if r["method"] == "layercam"}
+    stages = layers[1:]
+    pairs = [stages[-2:], sorted(stages, key=lambda layer: -single[layer])[:2]]
+    out = []
+    for pair in pairs:
+        maps = np.maximum(*[unit(every[("layercam", layer)]) for layer in pair])
+        out.append(dict(method="layercam-fused", layer=" + ".join(pair),
+                        pointing=float(cs.pointing_hits(maps, boxes, tol).mean()),
+                        decoy=float(cs.pointing_hits(maps, decoys, tol).mean())))
+    return out
+
+
+def unit(maps: np.ndarray) -> np.ndarray:
+    """Each map scaled to [0, 1]."""
+    low = maps.min(axis=(1, 2), keepdims=True)
+    return (maps - low) / np.maximum(maps.max(axis=(1, 2), keepdims=True) - low, 1e-12)
 
 
 def main(argv=None) -> int:

@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     from transfer_gui.core.feature_cache import configure_default_feature_cache
 
-    from transfer_gui.ui.app import create_app, preload_training_modules
+    from transfer_gui.ui.app import create_app, freeze_long_lived_objects, preload_training_modules
     from transfer_gui.ui.main_window import MainWindow
 
     app = create_app(sys.argv[:1])
@@ -99,6 +99,7 @@ def main() -> None:
     window = MainWindow(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat),
                         runs_root=work / "runs")
     window.show()
+    freeze_long_lived_objects()  # as the app does once its window is open
     configure_default_feature_cache(work / "features")  # cold, on disk, as the app's
     probe = StallProbe()
     probe.start()

@@ -94,6 +94,17 @@ def preload_training_modules() -> None:
 
     for name in TRAINING_MODULES:
         importlib.import_module(name)
+    freeze_long_lived_objects()
+
+
+def freeze_long_lived_objects() -> None:
+    """Take the objects made so far (the modules, the main window) out of the garbage
+    collector's full passes: they live as long as the app, and a full pass over them holds every
+    thread, the GUI's too (a 360 ms pause measured while scanning 100,000 images; gc.freeze)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None) -> int:
@@ -114,5 +125,6 @@ def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None)
     preload_training_modules()
     splash.step("Opening the main window...")
     window = open_main_window(project)  # kept alive for the event loop
+    freeze_long_lived_objects()
     splash.finish(window)
     return app.exec()

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import Cancelled
 from ..jobs import CancelToken
@@ -84,7 +85,8 @@ class Trainer:
         training loss once per step (not to the reported or validation losses). `dist`: the
         processes of a distributed run (`model` is then wrapped in DistributedDataParallel)."""
         self.model = model
-        self.network: nn.Module = getattr(model, "module", model)
+        self.network: nn.Module = (model.module if isinstance(model, DistributedDataParallel)
+                                   else model)
         self.dist = dist
         self.optimizer = optimizer
         self.loss_fn = loss_fn
