@@ -29,6 +29,7 @@ def test_the_job_is_written_and_the_command_shown(qtbot, make_window, tmp_path, 
     assert len(job.files) == 18 and job.config.epochs == 3 and job.config.mode == "fine_tuning"
     text = button.result_box.text()
     assert f"transfer-gui train --job {tmp_path / 'job'}" in text and "18 images" in text
+    assert f"torchrun --nproc_per_node GPUS -m transfer_gui train --job {tmp_path / 'job'}" in text
     assert button.isEnabled()
     button.result_box.close()
 

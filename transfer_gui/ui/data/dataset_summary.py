@@ -27,7 +27,7 @@ class DatasetSummary(QGroupBox):
         self.folder_label.setText(scan.root)
         self.layout_label.setText(self.describe_layout(scan))
         self.size_label.setText(self.tr("{0} classes, {1} images").format(
-            scan.num_classes, len(scan.samples)))
+            scan.num_classes, f"{len(scan.samples):,}"))
 
     def describe_layout(self, scan: DatasetScan) -> str:
         """The layout in words, e.g. "Folders train/ and val/ found; test split made from train"."""

@@ -71,13 +71,13 @@ class JobButton(QPushButton, JobHost):
         self._tell(QMessageBox.Icon.Information, self.tr(
             "<p>The job is in <b>{folder}</b> ({n} images).</p><p>Copy the dataset folder and "
             "the job folder to the computer that trains, install transfer_gui there, and "
-            "run:</p><pre>{command}</pre><p>or, with one process per GPU (GPUS: how many):</p>"
-            "<pre>{several}</pre><p>(--data can be left out where the dataset has the same "
+            "run:</p>{command}<p>or, with one process per GPU (GPUS: how many):</p>"
+            "{several}<p>(--data can be left out where the dataset has the same "
             "path there.) The images are checked against the job first. Follow the run here "
             "with File → Follow a run folder… (on a shared drive), or add it when it is "
             "done (Compare → Add run folder…).</p>").format(
-                folder=html.escape(str(job.folder)), n=len(job.files),
-                command=html.escape(command), several=html.escape(several)), rich=True)
+                folder=html.escape(str(job.folder)), n=f"{len(job.files):,}",
+                command=_command_html(command), several=_command_html(several)), rich=True)
 
     def _on_failed(self, message: str, details: str) -> None:
         self._tell(QMessageBox.Icon.Warning, self.tr("The job could not be written: {0}").format(
@@ -88,9 +88,18 @@ class JobButton(QPushButton, JobHost):
                           QMessageBox.StandardButton.Ok, self.window())
         box.setObjectName("jobMessage")
         box.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+        if rich:  # the commands: wide enough that they wrap at most once
+            box.setStyleSheet("QLabel#qt_msgbox_label { min-width: 640px; }")
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result_box = box
         box.open()  # not modal to the app's event loop: training pages keep updating
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+
+
+def _command_html(command: str) -> str:
+    """A command line in monospace that wraps at the box's edge (a <pre> would cut it off),
+    selected and copied as the one line it is."""
+    return (f'<p style="white-space: pre-wrap; font-family: monospace;">'
+            f'{html.escape(command)}</p>')
