@@ -89,6 +89,11 @@ def gather(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def starts_of(counts: np.ndarray) -> np.ndarray:
+    """Where each file's rows start when files with `counts` rows are stored one after another."""
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+
 @dataclass
 class DatasetFeatures:
     """Backbone features of a list of image files.
@@ -109,7 +114,7 @@ class DatasetFeatures:
                    failures: dict[int, str]) -> "DatasetFeatures":
         """From one (views, dim) array per file (in memory)."""
         counts = np.array([len(v) for v in views], np.int64)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        starts = starts_of(counts)
         dim = next((v.shape[1] for v in views if len(v)), 0)
         matrix = (np.concatenate([v for v in views if len(v)]).astype(np.float32, copy=False)
                   if counts.sum() else np.zeros((0, dim), np.float32))

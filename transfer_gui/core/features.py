@@ -21,7 +21,7 @@ from torch import nn
 
 from .feature_cache import (FeatureCache, configure_default_feature_cache,  # noqa: F401
                             default_feature_cache)
-from .feature_matrix import DatasetFeatures, allocate_rows, release_pages
+from .feature_matrix import DatasetFeatures, allocate_rows, release_pages, starts_of
 from .jobs import CancelToken, Progress, ProgressCallback, no_progress
 from .inputs import InputPipeline
 
@@ -105,8 +105,12 @@ class FeatureExtractor:
                 signatures.append(f"{path}|missing")
                 failures[i] = f"cannot read file: {exc.strerror or exc}"
         counts = np.array([len(views) for views in views_per_file], np.int64)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        starts = starts_of(counts)
         matrix = allocate_rows(int(counts.sum()), self.dim, spill_dir)
+
+        def slots(files_at: Sequence[int], view: str) -> list[int]:
+            """The matrix rows of `view` of those files."""
+            return [starts[i] + views_per_file[i].index(view) for i in files_at]
         all_views = sorted({v for views in views_per_file for v in views})
         todo: set[int] = set()
         for view in all_views:
@@ -119,8 +123,7 @@ class FeatureExtractor:
                 missed = set(missing)
                 have = [n for n in range(len(chunk)) if n not in missed]
                 if have:
-                    matrix[[starts[chunk[n]] + views_per_file[chunk[n]].index(view)
-                            for n in have]] = found[have]
+                    matrix[slots([chunk[n] for n in have], view)] = found[have]
                 todo.update(chunk[n] for n in missing)
         order = sorted(todo)
         for view in all_views:
@@ -155,8 +158,7 @@ class FeatureExtractor:
                             continue
                         sigs = [signatures[idx[n]] for n in rows]
                         feats = self._forward(self._view_inputs(arrays[rows], view, sigs))
-                        matrix[[starts[idx[n]] + views_per_file[idx[n]].index(view)
-                                for n in rows]] = feats
+                        matrix[slots([idx[n] for n in rows], view)] = feats
                         cache.store(self.recipe(view), sigs, feats)
                 if b % RELEASE_EVERY == RELEASE_EVERY - 1:
                     release_pages(matrix)  # written rows go to disk, not to this process
