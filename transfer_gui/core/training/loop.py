@@ -61,10 +61,10 @@ class Trainer:
     """Runs `epochs` of training and validation on (inputs, targets) batches.
 
     Attributes read by callbacks: `model` (what trains: DistributedDataParallel across
-    processes), `network` (the model itself, for weights and batch-norm work), `optimizer`, `epoch` (0-based), `epochs`,
-    `batch_index`, `num_batches`, `batch_loss`, `batch_samples` (samples in the last batch),
-    `metrics` (this epoch's dict: train_loss, train_acc, val_loss, val_acc, lr, seconds),
-    `stop_reason`, `cancelled`.
+    processes), `network` (the model itself, for weights and batch-norm work), `optimizer`,
+    `epoch` (0-based), `epochs`, `batch_index`, `num_batches`, `batch_loss`, `batch_samples`
+    (samples in the last batch), `metrics` (this epoch's dict: train_loss, train_acc, val_loss,
+    val_acc, lr, seconds), `stop_reason`, `cancelled`, `peer_lost`.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
