@@ -15,6 +15,9 @@ method and every candidate layer (`candidate_layers`, the picker's list):
 - trust: the share of those images where the trust note (core/cam/trust.py) says the map beats
   a random area.
 
+With --from-scratch the backbone starts from random weights and batch norm trains (the app's
+"from scratch"), for backbones whose pretrained weights are not on this machine.
+
 With --app-input the pictures go through the app's own input path (resized to the backbone's
 resize size, centre-cropped to its input size: 160 -> 256 -> 224 px for Lite0) for fine-tuning
 and maps, and the object boxes and the +-8 px tolerance are scaled and shifted to match; without
@@ -24,6 +27,8 @@ One intra-op thread (figures independent of the core count).
 
     python bench/cam_layers.py                               # Lite0 (~15 min on a busy 2-core box)
     python bench/cam_layers.py --backbones efficientnet_lite0 efficientnet_lite1 --json out.json
+    python bench/cam_layers.py --backbones resnet18 --from-scratch --app-input --train 300 \
+        --epochs 6
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="fine-tuning seed (the data are fixed)")
     p.add_argument("--app-input", action="store_true",
                    help="resize and crop the pictures as the app does (see above)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="random initial weights, batch norm in training mode (the app's 'from "
+                        "scratch'); for backbones whose pretrained weights are not on this machine")
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--json", help="write every figure here")
     return p.parse_args(argv)
 
@@ -97,14 +106,15 @@ def normalised(x: torch.Tensor, spec) -> torch.Tensor:
 
 
 def fine_tune(model, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int = 0,
-              batch: int = 16, lr: float = 1e-3):
-    """AdamW over every weight, batch norm in inference mode, one-cycle schedule."""
+              batch: int = 16, lr: float = 1e-3, train_bn: bool = False):
+    """AdamW over every weight, one-cycle schedule; batch norm in inference mode (pretrained
+    statistics) unless `train_bn` (from scratch: there are no statistics to keep)."""
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * ((len(x) + batch - 1) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.2)
     gen = torch.Generator().manual_seed(seed)
-    model.eval()  # batch norm keeps its running statistics; dropout off
+    model.train(train_bn)  # eval: batch norm keeps its running statistics; dropout off
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=gen)
         for start in range(0, len(x), batch):
@@ -168,11 +178,14 @@ def measure_backbone(name: str, args) -> dict:
     side = x_test.shape[-1]
     fill = ((cs.mean_color(test.images) - torch.tensor(spec.preprocessing.mean))
             / torch.tensor(spec.preprocessing.std))  # the mean colour, normalised as inputs
-    model = make_model(spec, len(cs.CLASS_NAMES), pretrained=True)
+    torch.manual_seed(args.seed)  # the initial weights when from scratch
+    model = make_model(spec, len(cs.CLASS_NAMES), pretrained=not args.from_scratch)
     t0 = time.perf_counter()
-    fine_tune(model, x_train, torch.from_numpy(train.labels), args.epochs, seed=args.seed)
+    fine_tune(model, x_train, torch.from_numpy(train.labels), args.epochs, seed=args.seed,
+              lr=args.lr, train_bn=args.from_scratch)
     acc = accuracy(model, x_test, test.labels)
-    print(f"\n{name}: fine-tuned on {len(train)} images x {args.epochs} epochs in "
+    how = "trained from scratch" if args.from_scratch else "fine-tuned"
+    print(f"\n{name}: {how} on {len(train)} images x {args.epochs} epochs in "
           f"{time.perf_counter() - t0:.0f} s; test accuracy {acc:.3f} ({len(test)} images)",
           flush=True)
     layers = candidate_layers(model, spec)
@@ -222,8 +235,8 @@ def measure_backbone(name: str, args) -> dict:
         best[method] = top["layer"]
         print(f"best for {method}: {top['layer']} (pointing {top['pointing']:.2f}; default "
               f"{layers[0]}: {mine[0]['pointing']:.2f})")
-    return dict(backbone=name, accuracy=acc, train=len(train), test=len(test), input=side,
-                epochs=args.epochs, faith_images=nf, steps=args.steps,
+    return dict(backbone=name, from_scratch=args.from_scratch, accuracy=acc, train=len(train),
+                test=len(test), input=side, epochs=args.epochs, faith_images=nf, steps=args.steps,
                 random_deletion=base.deletion_auc_random,
                 random_insertion=base.insertion_auc_random, rows=rows + fused, best=best)
 
