@@ -15,8 +15,8 @@ method and every candidate layer (`candidate_layers`, the picker's list):
 - trust: the share of those images where the trust note (core/cam/trust.py) says the map beats
   a random area.
 
-With --from-scratch the backbone starts from random weights and batch norm trains (the app's
-"from scratch"), for backbones whose pretrained weights are not on this machine.
+With --from-scratch the backbone starts from random weights and batch norm trains at momentum
+0.1 (the app's "from scratch"), for backbones whose pretrained weights are not on this machine.
 
 With --app-input the pictures go through the app's own input path (resized to the backbone's
 resize size, centre-cropped to its input size: 160 -> 256 -> 224 px for Lite0) for fine-tuning
@@ -51,6 +51,7 @@ from transfer_gui.core.cam import (CLASS_SPECIFIC, METHODS, ActivationsAndGradie
 from transfer_gui.core.cam.trust import trust_check  # noqa: E402
 from transfer_gui.core.models import get_backbone  # noqa: E402
 from transfer_gui.core.models.network import make_model  # noqa: E402
+from transfer_gui.core.training.batchnorm import set_momentum  # noqa: E402
 
 SIZE = 160
 SIDES = (20, 48)
@@ -180,6 +181,8 @@ def measure_backbone(name: str, args) -> dict:
             / torch.tensor(spec.preprocessing.std))  # the mean colour, normalised as inputs
     torch.manual_seed(args.seed)  # the initial weights when from scratch
     model = make_model(spec, len(cs.CLASS_NAMES), pretrained=not args.from_scratch)
+    if args.from_scratch:
+        set_momentum(model, 0.1)  # as the app trains from scratch (training/plans.py)
     t0 = time.perf_counter()
     fine_tune(model, x_train, torch.from_numpy(train.labels), args.epochs, seed=args.seed,
               lr=args.lr, train_bn=args.from_scratch)
