@@ -52,11 +52,18 @@ def _no_unanswered_dialog(request):
             else:
                 box.close()
 
+    from transfer_gui.ui.app import collect_garbage_on_gui_thread, stop_collecting_on_gui_thread
+
+    collect_garbage_on_gui_thread()  # as the app does: never a collection in a worker thread
     timer = QTimer()
     timer.timeout.connect(check)
     timer.start(1000)
     yield
     timer.stop()
+    import gc
+
+    gc.collect()  # this test's Qt garbage goes here, on the GUI thread
+    stop_collecting_on_gui_thread()
     assert not stuck, f"modal dialog(s) left unanswered for {UNANSWERED_DIALOG_S} s: {stuck}"
 
 

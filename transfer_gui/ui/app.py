@@ -107,6 +107,31 @@ def freeze_long_lived_objects() -> None:
     gc.freeze()
 
 
+_GUI_THREAD_GC: list = []
+
+
+def collect_garbage_on_gui_thread():
+    """Turn off the automatic garbage collector and collect on a GUI-thread timer instead
+    (pyqtgraph's GarbageCollector, once a second). A collection started in a worker thread can
+    delete a Qt object there whose destructor waits for the interpreter lock while the GUI thread,
+    holding that lock, waits for Qt's lock on the same object: the app froze so in a Compare run
+    (the worker's gc.collect() against a timer's slot, 2026-12-05). Returns the collector."""
+    if not _GUI_THREAD_GC:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GUI_THREAD_GC.append(GarbageCollector(interval=1.0))
+    return _GUI_THREAD_GC[0]
+
+
+def stop_collecting_on_gui_thread() -> None:
+    """Back to the automatic garbage collector (tests end each Qt test so)."""
+    import gc
+
+    while _GUI_THREAD_GC:
+        _GUI_THREAD_GC.pop().timer.stop()
+    gc.enable()
+
+
 def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None) -> int:
     """The event loop of the desktop app; `project` is a file the user opened the app with.
 
@@ -115,6 +140,7 @@ def run_app(argv: Optional[Sequence[str]] = None, project: Optional[str] = None)
     """
     tune_memory_allocator()
     app = create_app(argv)
+    collect_garbage_on_gui_thread()
     from .splash import StartupSplash
 
     splash = StartupSplash(APP_ICON)

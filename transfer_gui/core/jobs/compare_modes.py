@@ -118,7 +118,8 @@ def compare_grid_job(state, data_dir: str, cells: Sequence[Cell], runs_root: str
     done: list[Path] = []
     for i, config in enumerate(configs):
         state.cancel.raise_if_cancelled()
-        gc.collect()  # what the previous run left counts less in this one's peak memory
+        if gc.isenabled():  # the GUI collects on its own thread (ui/app.py), never here
+            gc.collect()  # what the previous run left counts less in this one's peak memory
         label = MODE_NAMES[config.mode].lower()
         if len({c.backbone for c in configs}) > 1:
             label += f", {get_backbone(config.backbone).display_name}"
