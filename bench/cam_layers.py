@@ -74,8 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--app-input", action="store_true",
                    help="resize and crop the pictures as the app does (see above)")
     p.add_argument("--from-scratch", action="store_true",
-                   help="random initial weights, batch norm in training mode (the app's 'from "
-                        "scratch'); for backbones whose pretrained weights are not on this machine")
+                   help="random initial weights, batch norm training at momentum 0.1 (the app's "
+                        "'from scratch'); for backbones whose pretrained weights are not on this machine")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--json", help="write every figure here")
     return p.parse_args(argv)
@@ -104,6 +104,15 @@ def normalised(x: torch.Tensor, spec) -> torch.Tensor:
     mean = torch.tensor(pre.mean).view(1, 3, 1, 1)
     std = torch.tensor(pre.std).view(1, 3, 1, 1)
     return (x - mean) / std
+
+
+def new_model(spec, *, from_scratch: bool):
+    """The model to train on the set: the pretrained backbone, or random weights with batch norm
+    at momentum 0.1 as the app trains from scratch (training/plans.py)."""
+    model = make_model(spec, len(cs.CLASS_NAMES), pretrained=not from_scratch)
+    if from_scratch:
+        set_momentum(model, 0.1)
+    return model
 
 
 def fine_tune(model, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int = 0,
@@ -180,9 +189,7 @@ def measure_backbone(name: str, args) -> dict:
     fill = ((cs.mean_color(test.images) - torch.tensor(spec.preprocessing.mean))
             / torch.tensor(spec.preprocessing.std))  # the mean colour, normalised as inputs
     torch.manual_seed(args.seed)  # the initial weights when from scratch
-    model = make_model(spec, len(cs.CLASS_NAMES), pretrained=not args.from_scratch)
-    if args.from_scratch:
-        set_momentum(model, 0.1)  # as the app trains from scratch (training/plans.py)
+    model = new_model(spec, from_scratch=args.from_scratch)
     t0 = time.perf_counter()
     fine_tune(model, x_train, torch.from_numpy(train.labels), args.epochs, seed=args.seed,
               lr=args.lr, train_bn=args.from_scratch)

@@ -21,6 +21,24 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("TRANSFER_GUI_WEIGHTS_BASE_URL", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _garbage_on_gui_thread(request):
+    """Qt tests collect garbage as the app does (ui/app.collect_garbage_on_gui_thread): on the
+    GUI thread only, never in a worker thread; what a test leaves is collected there after it."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    import gc
+
+    from transfer_gui.ui.app import collect_garbage_on_gui_thread, stop_collecting_on_gui_thread
+
+    collect_garbage_on_gui_thread()
+    yield
+    gc.collect()
+    stop_collecting_on_gui_thread()
+
+
 UNANSWERED_DIALOG_S = 60
 
 
@@ -52,18 +70,11 @@ def _no_unanswered_dialog(request):
             else:
                 box.close()
 
-    from transfer_gui.ui.app import collect_garbage_on_gui_thread, stop_collecting_on_gui_thread
-
-    collect_garbage_on_gui_thread()  # as the app does: never a collection in a worker thread
     timer = QTimer()
     timer.timeout.connect(check)
     timer.start(1000)
     yield
     timer.stop()
-    import gc
-
-    gc.collect()  # this test's Qt garbage goes here, on the GUI thread
-    stop_collecting_on_gui_thread()
     assert not stuck, f"modal dialog(s) left unanswered for {UNANSWERED_DIALOG_S} s: {stuck}"
 
 

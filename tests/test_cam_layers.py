@@ -87,7 +87,7 @@ def _default_pointing(name: str, *, pretrained: bool, train: int, epochs: int) -
         data = cs.make_dataset(train, seed=11, size=bench.SIZE, side_range=bench.SIDES)
         test = cs.make_dataset(60, seed=13, size=bench.SIZE, side_range=bench.SIDES)
         torch.manual_seed(0)
-        model = make_model(spec, len(cs.CLASS_NAMES), pretrained=pretrained)
+        model = bench.new_model(spec, from_scratch=not pretrained)
         bench.fine_tune(model, bench.app_inputs(data, spec)[0], torch.from_numpy(data.labels),
                         epochs=epochs, train_bn=not pretrained)
         x, boxes, _, scale = bench.app_inputs(test, spec)
